@@ -1,0 +1,40 @@
+"""``get_config`` and ``get_stream_writer``: reach the running task from any code under it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+
+from lgtrace.types import StreamWriter
+
+
+def get_config() -> RunnableConfig:
+    """The config of the Runnable (or graph task) currently running in this context."""
+    config = var_child_runnable_config.get()
+    if config is None:
+        raise RuntimeError(
+            "get_config() called outside of a runnable context (no graph task is running here)"
+        )
+    return config
+
+
+def _noop(_: Any) -> None:
+    return None
+
+
+def get_stream_writer() -> StreamWriter:
+    """The ``custom`` stream writer of the graph task running in this context.
+
+    Works in nodes, in functions they call, and in Runnables and tools under
+    them, in threads too (contexts are copied). It is a no-op when nobody
+    subscribed to ``custom``.
+    """
+    from lgtrace.runtime.run import SCOPE_KEY
+
+    scope = (get_config().get("configurable") or {}).get(SCOPE_KEY)
+    return scope.writer if scope is not None else _noop
+
+
+__all__ = ["get_config", "get_stream_writer"]

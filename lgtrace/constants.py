@@ -1,0 +1,26 @@
+"""Reserved names shared by the builder, the runtime and the stream projections."""
+
+from __future__ import annotations
+
+from typing import Final
+
+START: Final = "__start__"
+"""The virtual node a graph's input comes from."""
+
+END: Final = "__end__"
+"""The virtual node a branch or edge routes to when the run should stop there."""
+
+TAG_NOSTREAM: Final = "nostream"
+"""A model or node tagged with this emits no tokens in ``stream_mode="messages"``."""
+
+TAG_HIDDEN: Final = "langsmith:hidden"
+
+PULL: Final = "__pregel_pull"
+PUSH: Final = "__pregel_push"
+
+RESERVED_NODE_NAMES: Final = frozenset({START, END})
+NS_SEP: Final = "|"
+NS_END: Final = ":"
+
+STREAM_MODES: Final = ("values", "updates", "custom", "messages", "debug", "tasks", "checkpoints")
+"""Every mode ``stream`` accepts, in LangGraph's order."""

@@ -1,0 +1,399 @@
+"""``StateGraph``: the builder. It records nodes, edges and branches, and
+``compile()`` validates them into a ``CompiledStateGraph`` the runtime executes.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+from langchain_core.runnables import Runnable
+
+from lgtrace.constants import END, NS_END, NS_SEP, START
+from lgtrace.graph.schema import Channel, channels_of
+from lgtrace.runtime.node import (
+    NodeSpec,
+    declared_ends,
+    first_param_schema,
+    inject_flags,
+    is_async_callable,
+)
+
+_RESERVED_CHARS = (NS_SEP, NS_END)
+
+
+@dataclass(slots=True)
+class Branch:
+    """A conditional edge: ``path(state)`` picks the next node(s)."""
+
+    source: str
+    name: str
+    path: Callable[..., Any] | Runnable
+    path_map: dict[Hashable, str] | None
+    is_runnable: bool
+    is_async: bool
+    wants_config: bool
+    ends: tuple[str, ...] | None
+    """Every destination it may pick, when known (path_map or Literal annotation)."""
+
+    def resolve(self, result: Any) -> list[Any]:
+        """Map the path function's return value to node names and ``Send`` packets."""
+        items = result if isinstance(result, (list, tuple)) else [result]
+        if self.path_map is None:
+            return list(items)
+        out = []
+        for item in items:
+            if isinstance(item, str) or not hasattr(item, "node"):
+                try:
+                    out.append(self.path_map[item])
+                except (KeyError, TypeError):
+                    raise ValueError(
+                        f"Conditional edge {self.name!r} from node {self.source!r} returned "
+                        f"{item!r}, which is not a key of its path_map {list(self.path_map)}"
+                    ) from None
+            else:
+                out.append(item)
+        return out
+
+
+def _literal_ends(fn: Any) -> tuple[str, ...] | None:
+    try:
+        ret = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+    if get_origin(ret) is typing.Literal:
+        return tuple(str(a) for a in get_args(ret))
+    return None
+
+
+def _name_of(obj: Any) -> str:
+    if isinstance(obj, Runnable):
+        return obj.get_name()
+    name = getattr(obj, "__name__", None) or getattr(type(obj), "__name__", None)
+    if not name:
+        raise ValueError(f"Cannot infer a node name from {obj!r}; pass a name to add_node")
+    return name
+
+
+class StateGraph:
+    """A graph whose nodes read and update a shared state.
+
+    ``state_schema`` is a TypedDict, dataclass or Pydantic model; keys annotated
+    ``Annotated[T, reducer]`` combine concurrent writes with ``reducer``.
+    """
+
+    def __init__(
+        self,
+        state_schema: Any = None,
+        context_schema: Any = None,
+        *,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        **deprecated: Any,
+    ) -> None:
+        input_schema = input_schema or deprecated.pop("input", None)
+        output_schema = output_schema or deprecated.pop("output", None)
+        deprecated.pop("config_schema", None)
+        if deprecated:
+            raise TypeError(f"StateGraph() got unexpected arguments {sorted(deprecated)}")
+        if state_schema is None and input_schema is None:
+            raise ValueError("StateGraph needs a state_schema (a TypedDict, dataclass or Pydantic model)")
+        state_schema = state_schema if state_schema is not None else input_schema
+        self.state_schema = state_schema
+        self.context_schema = context_schema
+        self.input_schema = input_schema or state_schema
+        self.output_schema = output_schema or state_schema
+        self.channels: dict[str, Channel] = {}
+        for schema in (state_schema, self.input_schema, self.output_schema):
+            self._add_schema(schema)
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: set[tuple[str, str]] = set()
+        self.waiting_edges: set[tuple[tuple[str, ...], str]] = set()
+        self.branches: dict[str, dict[str, Branch]] = {}
+        self.compiled = False
+
+    def _add_schema(self, schema: Any) -> None:
+        for key, channel in channels_of(schema).items():
+            existing = self.channels.get(key)
+            if existing is None or (existing.reducer is None and channel.reducer is not None):
+                self.channels[key] = channel
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def add_node(
+        self,
+        node: str | Callable[..., Any] | Runnable,
+        action: Callable[..., Any] | Runnable | None = None,
+        *,
+        defer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        input_schema: Any = None,
+        destinations: dict[str, str] | tuple[str, ...] | None = None,
+        retry_policy: Any = None,
+        cache_policy: Any = None,
+        **kwargs: Any,
+    ) -> StateGraph:
+        """Add a node. ``node`` is a name (then ``action`` is the callable) or the callable."""
+        input_schema = input_schema or kwargs.pop("input", None)
+        if kwargs:
+            raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
+        if defer:
+            raise NotImplementedError("add_node(defer=True) is not supported by lgtrace yet")
+        if retry_policy is not None or cache_policy is not None:
+            raise NotImplementedError("retry_policy and cache_policy are not supported by lgtrace yet")
+        if isinstance(node, str):
+            name = node
+            if action is None:
+                raise ValueError(
+                    f"add_node({name!r}) needs an action: a function, a Runnable or a compiled graph"
+                )
+        else:
+            if action is not None:
+                raise ValueError(
+                    "add_node(callable, action): pass either a name and an action, or a callable"
+                )
+            action, name = node, _name_of(node)
+        if not callable(action) and not isinstance(action, Runnable):
+            raise TypeError(
+                f"Node {name!r}: action must be callable or a Runnable, got {type(action).__name__}"
+            )
+        if name in (START, END):
+            raise ValueError(f"Node name {name!r} is reserved")
+        if any(ch in name for ch in _RESERVED_CHARS):
+            raise ValueError(f"Node name {name!r} must not contain {' or '.join(map(repr, _RESERVED_CHARS))}")
+        if name in self.nodes:
+            raise ValueError(f"Node {name!r} already present")
+
+        is_runnable = isinstance(action, Runnable)
+        if input_schema is None and not is_runnable:
+            candidate = first_param_schema(action)
+            if candidate is not None and candidate is not self.state_schema and channels_of(candidate):
+                input_schema = candidate
+        if input_schema is not None:
+            self._add_schema(input_schema)
+        if destinations is not None:
+            ends: tuple[str, ...] | None = tuple(destinations)
+        elif is_runnable:
+            ends = ()
+        else:
+            ends = declared_ends(action)
+        wants_config, wants_writer = (False, False) if is_runnable else inject_flags(action)
+        from lgtrace.runtime.compiled import CompiledStateGraph
+
+        self.nodes[name] = NodeSpec(
+            name=name,
+            action=action,
+            is_runnable=is_runnable,
+            is_async=False if is_runnable else is_async_callable(action),
+            is_subgraph=isinstance(action, CompiledStateGraph),
+            wants_config=wants_config,
+            wants_writer=wants_writer,
+            metadata=dict(metadata or {}),
+            input_schema=input_schema,
+            input_keys=(),
+            ends=ends,
+        )
+        return self
+
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | Runnable | tuple[str, Callable[..., Any] | Runnable]]
+    ) -> StateGraph:
+        """Add nodes that run one after the other, with edges between them."""
+        if not nodes:
+            raise ValueError("add_sequence() needs at least one node")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, action = item
+                self.add_node(name, action)
+            else:
+                name = _name_of(item)
+                self.add_node(item)
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    # -- edges -------------------------------------------------------------------------
+
+    def add_edge(self, start_key: str | list[str], end_key: str) -> StateGraph:
+        """Run ``end_key`` after ``start_key``; a list of starts waits for all of them."""
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise ValueError("END cannot be the start of an edge")
+            if end_key == START:
+                raise ValueError("START cannot be the end of an edge")
+            self.edges.add((start_key, end_key))
+            return self
+        starts = tuple(start_key)
+        if not starts:
+            raise ValueError("add_edge() got an empty list of start nodes")
+        for s in starts:
+            if s == END:
+                raise ValueError("END cannot be the start of an edge")
+        if end_key == START:
+            raise ValueError("START cannot be the end of an edge")
+        self.waiting_edges.add((starts, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any] | Runnable,
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        """After ``source``, call ``path(state)`` to choose the next node(s) or ``Send`` packets."""
+        name = getattr(path, "__name__", None) or (
+            path.get_name() if isinstance(path, Runnable) else "condition"
+        )
+        if name == "<lambda>":
+            name = "condition"
+        if name in self.branches.get(source, {}):
+            raise ValueError(f"Branch {name!r} already added to node {source!r}")
+        mapping: dict[Hashable, str] | None
+        if isinstance(path_map, dict):
+            mapping = dict(path_map)
+        elif isinstance(path_map, list):
+            mapping = {p: p for p in path_map}
+        elif path_map is None:
+            mapping = None
+        else:
+            raise TypeError(f"path_map must be a dict or a list, got {type(path_map).__name__}")
+        if mapping is not None:
+            ends: tuple[str, ...] | None = tuple(mapping.values())
+        else:
+            ends = None if isinstance(path, Runnable) else _literal_ends(path)
+        is_runnable = isinstance(path, Runnable)
+        wants_config = False if is_runnable else inject_flags(path)[0]
+        self.branches.setdefault(source, {})[name] = Branch(
+            source=source,
+            name=name,
+            path=path,
+            path_map=mapping,
+            is_runnable=is_runnable,
+            is_async=False if is_runnable else is_async_callable(path),
+            wants_config=wants_config,
+            ends=ends,
+        )
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self, path: Callable[..., Any] | Runnable, path_map: dict[Hashable, str] | list[str] | None = None
+    ) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        return self.add_edge(key, END)
+
+    # -- compile -----------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first structural problem found."""
+        known = set(self.nodes)
+        for start, end in sorted(self.edges):
+            if start != START and start not in known:
+                raise ValueError(f"Found edge starting at unknown node {start!r}")
+            if end != END and end not in known:
+                raise ValueError(f"Found edge ending at unknown node {end!r} (from {start!r})")
+        for starts, end in sorted(self.waiting_edges):
+            for s in starts:
+                if s != START and s not in known:
+                    raise ValueError(f"Found edge starting at unknown node {s!r}")
+            if end != END and end not in known:
+                raise ValueError(f"Found edge ending at unknown node {end!r} (from {list(starts)!r})")
+        for source, branches in self.branches.items():
+            if source != START and source not in known:
+                raise ValueError(f"Found conditional edge starting at unknown node {source!r}")
+            for branch in branches.values():
+                for end in branch.ends or ():
+                    if end != END and end not in known:
+                        raise ValueError(
+                            f"Conditional edge {branch.name!r} from {source!r} leads to unknown node {end!r}"
+                        )
+        for node in self.nodes.values():
+            for end in node.ends or ():
+                if end != END and end not in known:
+                    raise ValueError(f"Node {node.name!r} declares unknown destination {end!r}")
+        has_entry = (
+            any(s == START for s, _ in self.edges)
+            or START in self.branches
+            or any(START in starts for starts, _ in self.waiting_edges)
+        )
+        if not has_entry:
+            raise ValueError(
+                "Graph must have an entry point: add an edge from START "
+                "(add_edge(START, 'node') or set_entry_point('node'))"
+            )
+        self._check_reachable()
+
+    def _check_reachable(self) -> None:
+        successors: dict[str, set[str]] = {}
+        dynamic = False
+        for s, e in self.edges:
+            successors.setdefault(s, set()).add(e)
+        for starts, e in self.waiting_edges:
+            for s in starts:
+                successors.setdefault(s, set()).add(e)
+        for source, branches in self.branches.items():
+            for b in branches.values():
+                if b.ends is None:
+                    dynamic = True
+                else:
+                    successors.setdefault(source, set()).update(b.ends)
+        for node in self.nodes.values():
+            if node.ends is None or node.is_subgraph:
+                dynamic = True  # bare Command annotation or a subgraph's Command.PARENT
+            else:
+                successors.setdefault(node.name, set()).update(node.ends)
+        if dynamic:
+            return
+        seen = {START}
+        frontier = [START]
+        while frontier:
+            for nxt in successors.get(frontier.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        for name in self.nodes:
+            if name not in seen:
+                raise ValueError(
+                    f"Node {name!r} is not reachable from START: no edge, conditional edge or "
+                    f"Command destination leads to it. If a node routes to it with "
+                    f"Command(goto={name!r}), annotate that node's return type as "
+                    f"Command[Literal[{name!r}]] or pass destinations=({name!r},) to add_node."
+                )
+
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        cache: Any = None,
+        store: Any = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        debug: bool = False,
+        name: str | None = None,
+    ) -> Any:
+        """Validate the graph and return a runnable ``CompiledStateGraph``."""
+        for label, value in (
+            ("checkpointer", checkpointer),
+            ("cache", cache),
+            ("store", store),
+            ("interrupt_before", interrupt_before),
+            ("interrupt_after", interrupt_after),
+        ):
+            if value not in (None, False):
+                raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
+        self.validate()
+        from lgtrace.runtime.compiled import CompiledStateGraph
+
+        self.compiled = True
+        return CompiledStateGraph(self, name=name or "LangGraph", debug=debug)
+
+
+__all__ = ["StateGraph"]

@@ -1,0 +1,1 @@
+"""Running graphs: superstep planning (``run``), execution (``drive``), the Runnable (``compiled``)."""

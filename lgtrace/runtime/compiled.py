@@ -1,0 +1,216 @@
+"""``CompiledStateGraph``: a validated graph, frozen into lookup tables, that is a
+langchain-core ``Runnable`` (invoke / ainvoke / stream / astream / batch)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from lgtrace.constants import END, START
+from lgtrace.graph.schema import channels_of, is_schema_instance, object_to_update, schema_kind
+from lgtrace.runtime.node import NodeSpec
+from lgtrace.stream.output import make_shaper, normalize_modes
+
+if TYPE_CHECKING:
+    from lgtrace.graph.state import Branch, StateGraph
+
+
+class CompiledStateGraph(Runnable[Any, Any]):
+    """A compiled ``StateGraph``. Default ``stream_mode`` is ``"updates"``."""
+
+    stream_mode: str = "updates"
+
+    def __init__(self, builder: StateGraph, *, name: str = "LangGraph", debug: bool = False) -> None:
+        self.builder = builder
+        self.name = name
+        self.debug = debug
+        self.channels = dict(builder.channels)
+        self.state_keys = frozenset(self.channels)
+        self.state_keys_ordered = tuple(self.channels)
+        self.state_kind = schema_kind(builder.state_schema)
+        self.state_schema = builder.state_schema
+        self.input_cls = builder.input_schema
+        self.input_kind = schema_kind(builder.input_schema)
+        self.input_keys = frozenset(channels_of(builder.input_schema)) or self.state_keys
+        self.output_keys = tuple(channels_of(builder.output_schema)) or self.state_keys_ordered
+
+        self.edges_from: dict[str, tuple[str, ...]] = {}
+        for start, end in sorted(builder.edges):
+            if end != END:
+                self.edges_from[start] = (*self.edges_from.get(start, ()), end)
+        self.joins: dict[str, tuple[set[str], str]] = {}
+        self.joins_from: dict[str, tuple[str, ...]] = {}
+        self.joins_to: dict[str, tuple[str, ...]] = {}
+        for starts, end in sorted(builder.waiting_edges):
+            if end == END:
+                continue
+            channel = f"join:{'+'.join(starts)}:{end}"
+            self.joins[channel] = (set(starts), end)
+            self.joins_to[end] = (*self.joins_to.get(end, ()), channel)
+            for s in starts:
+                self.joins_from[s] = (*self.joins_from.get(s, ()), channel)
+        self.branches_from: dict[str, tuple[Branch, ...]] = {
+            source: tuple(branches.values()) for source, branches in builder.branches.items()
+        }
+
+        self.nodes: dict[str, NodeSpec] = {}
+        for name, spec in builder.nodes.items():
+            keys = (
+                tuple(channels_of(spec.input_schema))
+                if spec.input_schema is not None
+                else self.state_keys_ordered
+            )
+            triggers = tuple(sorted((f"branch:to:{name}", *self.joins_to.get(name, ()))))
+            self.nodes[name] = _replace(spec, input_keys=keys, triggers=triggers)
+        self.start_node = NodeSpec(
+            name=START,
+            action=lambda x: x,
+            is_runnable=False,
+            is_async=False,
+            is_subgraph=False,
+            wants_config=False,
+            wants_writer=False,
+            metadata={},
+            input_schema=None,
+            input_keys=(),
+            ends=(),
+        )
+
+    # -- state coercion ----------------------------------------------------------------
+
+    def coerce_input(self, value: Any, *, strict: bool) -> dict[str, Any]:
+        """Graph input -> update dict. Top-level input must only use known keys."""
+        if is_schema_instance(value):
+            return object_to_update(value, self.state_keys_ordered)
+        if not isinstance(value, dict):
+            raise TypeError(
+                f"Input to graph {self.name!r} must be a dict of state keys, got {type(value).__name__}"
+            )
+        if self.input_kind == "pydantic":
+            value = object_to_update(self.input_cls.model_validate(value), self.input_keys)
+        if strict:
+            for key in value:
+                if key not in self.input_keys:
+                    raise ValueError(
+                        f"Input key {key!r} is not in the input schema of graph {self.name!r} "
+                        f"(keys: {sorted(self.input_keys)})"
+                    )
+            return value
+        return {k: v for k, v in value.items() if k in self.input_keys}
+
+    def coerce_node_input(self, node: NodeSpec, state: Any) -> Any:
+        schema = node.input_schema if node.input_schema is not None else self.state_schema
+        if node.is_subgraph or not isinstance(state, dict):
+            return state
+        kind = self.state_kind if schema is self.state_schema else schema_kind(schema)
+        return schema(**state) if kind != "dict" else state
+
+    def coerce_branch_input(self, state: dict[str, Any]) -> Any:
+        return self.state_schema(**state) if self.state_kind != "dict" else state
+
+    # -- Runnable API --------------------------------------------------------------------
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        name = name or self.name
+        return f"{name}{suffix}" if suffix else name
+
+    def stream(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stream_mode: Any = None,
+        subgraphs: bool = False,
+        version: str = "v1",
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Run the graph, yielding events as they happen (see ``lgtrace.stream.output``)."""
+        from lgtrace.runtime.drive import SyncDriver
+
+        modes, as_list = normalize_modes(stream_mode, self.stream_mode)
+        shaper = make_shaper(as_list, subgraphs, version)
+        _reject_unsupported(kwargs)
+        return SyncDriver(self, input, config, modes, subgraphs).events(shaper)
+
+    def astream(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stream_mode: Any = None,
+        subgraphs: bool = False,
+        version: str = "v1",
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        from lgtrace.runtime.drive import AsyncDriver
+
+        modes, as_list = normalize_modes(stream_mode, self.stream_mode)
+        shaper = make_shaper(as_list, subgraphs, version)
+        _reject_unsupported(kwargs)
+        return AsyncDriver(self, input, config, modes, subgraphs).events(shaper)
+
+    def invoke(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stream_mode: Any = "values",
+        **kwargs: Any,
+    ) -> Any:
+        """Run to completion; return the final state (or, for another mode, the list of chunks)."""
+        from lgtrace.runtime.drive import SyncDriver
+
+        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "version", "debug")})
+        if stream_mode == "values" and not kwargs.get("subgraphs"):
+            driver = SyncDriver(self, input, config, (), False)
+            for _ in driver.events(None):
+                pass
+            return driver.run.output()  # type: ignore[union-attr]
+        return list(self.stream(input, config, stream_mode=stream_mode, **kwargs))
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stream_mode: Any = "values",
+        **kwargs: Any,
+    ) -> Any:
+        from lgtrace.runtime.drive import AsyncDriver
+
+        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "version", "debug")})
+        if stream_mode == "values" and not kwargs.get("subgraphs"):
+            driver = AsyncDriver(self, input, config, (), False)
+            async for _ in driver.events(None):
+                pass
+            return driver.run.output()  # type: ignore[union-attr]
+        return [c async for c in self.astream(input, config, stream_mode=stream_mode, **kwargs)]
+
+    def __repr__(self) -> str:
+        return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"
+
+
+_UNSUPPORTED = ("interrupt_before", "interrupt_after", "checkpoint_during", "durability", "context")
+
+
+def _reject_unsupported(kwargs: dict[str, Any]) -> None:
+    for key, value in kwargs.items():
+        if key in ("print_mode", "output_keys") and not value:
+            continue
+        if key in _UNSUPPORTED and value is None:
+            continue
+        raise TypeError(f"stream() got an unsupported argument {key!r}")
+
+
+def _replace(spec: NodeSpec, **changes: Any) -> NodeSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def _as_tuple(value: Sequence[str] | str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

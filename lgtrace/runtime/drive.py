@@ -1,0 +1,379 @@
+"""Drivers: execute a run's supersteps and move its events to the consumer.
+
+``SyncDriver`` runs in the consumer's thread (``stream``/``invoke``): sync nodes
+of a parallel step go to a context-copying thread pool created for this run
+and joined at its end; a step with a single task runs inline when nothing
+needs to stream while it runs. ``AsyncDriver`` runs on the consumer's event
+loop (``astream``/``ainvoke``): async nodes are asyncio tasks, sync nodes run
+in the run's thread pool.
+
+Every task posts itself to the run's channel when it ends, after any events it
+produced, so the consumer sees a task's events, then its update, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+from langchain_core.runnables.config import ensure_config, var_child_runnable_config
+
+from lgtrace.errors import ParentCommand, RunCancelled
+from lgtrace.runtime.run import SCOPE_KEY, GraphRun, Scope, Task, acall_branch
+from lgtrace.stream.channel import EventChannel
+from lgtrace.stream.output import Shaper
+
+STREAM_BUFFER = 1024
+"""Events a top-level stream buffers before worker threads producing them wait."""
+
+_LIVE_MODES = frozenset({"custom", "messages"})
+
+
+def _max_workers(config: dict[str, Any]) -> int:
+    return config.get("max_concurrency") or min(32, (os.cpu_count() or 1) + 4)
+
+
+class _Driver:
+    """What both drivers share: set-up of the run, its callbacks and its channel."""
+
+    def __init__(self, graph: Any, input: Any, config: Any, modes: tuple[str, ...], subgraphs: bool) -> None:
+        self.graph = graph
+        self.input = input
+        self.config = config
+        self.modes = frozenset(modes)
+        self.subgraphs = subgraphs
+        self.run: GraphRun | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def _setup(self) -> GraphRun:
+        config = ensure_config(self.config)
+        parent: Scope | None = config["configurable"].get(SCOPE_KEY)
+        channel = EventChannel(STREAM_BUFFER if parent is None else 0)
+        run = GraphRun(self.graph, config, local_modes=self.modes, channel=channel, parent=parent)
+        if parent is None and self.subgraphs:
+            run.scope.subgraph_modes = self.modes
+        self.run = run
+        # a step may run inline (no thread hop) unless something must stream while it runs
+        self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)
+        return run
+
+    def _callback_args(self, run: GraphRun) -> dict[str, Any]:
+        return {
+            "inheritable_callbacks": run.config.get("callbacks"),
+            "inheritable_tags": run.config.get("tags"),
+            "inheritable_metadata": run.config.get("metadata"),
+        }
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                max_workers=_max_workers(self.run.config),  # type: ignore[union-attr]
+                thread_name_prefix="lgtrace-task",
+            )
+        return self.pool
+
+    def _task_callbacks(self, run: GraphRun, task: Task) -> Any:
+        """The callback manager a task's node run starts from (None: no callbacks at all)."""
+        if run.run_manager is None:
+            return None
+        manager = run.run_manager.get_child(f"graph:step:{task.step}")
+        manager.add_metadata(task.config["metadata"])
+        return manager
+
+    def _check_cancel(self, run: GraphRun) -> None:
+        if run.scope.cancel.is_set():
+            raise RunCancelled("the stream consumer has stopped")
+
+
+def _is_cancellation(exc: BaseException | None) -> bool:
+    return isinstance(exc, (RunCancelled, GeneratorExit, asyncio.CancelledError))
+
+
+def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    node = task.node
+    kwargs: dict[str, Any] = {}
+    if node.wants_config:
+        kwargs["config"] = task.config
+    if node.wants_writer:
+        kwargs["writer"] = task.config["configurable"][SCOPE_KEY].writer
+    return (task.input,), kwargs
+
+
+def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
+    """Run one task to completion in the current thread (called inside a copied context)."""
+    node = task.node
+    config = task.config
+    run_manager = None
+    try:
+        if node.is_async:
+            raise TypeError(
+                f"Node {task.name!r} is an async function; run the graph with ainvoke()/astream(), "
+                "or make the node synchronous"
+            )
+        if node.is_runnable:
+            config["callbacks"] = callbacks
+            config["run_name"] = task.name
+            config["run_id"] = uuid.UUID(task.id)
+            var_child_runnable_config.set(config)
+            result = node.action.invoke(task.input, config)  # type: ignore[union-attr]
+            del config["run_name"], config["run_id"]
+        else:
+            if callbacks is not None:
+                run_manager = callbacks.on_chain_start(
+                    None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+                )
+                config["callbacks"] = run_manager.get_child()
+            var_child_runnable_config.set(config)
+            args, kwargs = _call_args(task)
+            result = node.action(*args, **kwargs)  # type: ignore[operator]
+        run.collect(task, result)
+        run.route(task, sync=True)
+    except BaseException as exc:
+        task.error = exc
+        if run_manager is not None:
+            run_manager.on_chain_error(exc)
+        return
+    if run_manager is not None:
+        run_manager.on_chain_end(task.update)
+
+
+async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) -> None:
+    """Run one task under the event loop (called inside a copied context)."""
+    node = task.node
+    config = task.config
+    run_manager = None
+    try:
+        if node.is_runnable:
+            config["callbacks"] = callbacks
+            config["run_name"] = task.name
+            config["run_id"] = uuid.UUID(task.id)
+            var_child_runnable_config.set(config)
+            result = await node.action.ainvoke(task.input, config)  # type: ignore[union-attr]
+            del config["run_name"], config["run_id"]
+        else:
+            if callbacks is not None:
+                run_manager = await callbacks.on_chain_start(
+                    None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+                )
+                config["callbacks"] = run_manager.get_child()
+            var_child_runnable_config.set(config)
+            args, kwargs = _call_args(task)
+            if node.is_async:
+                result = await node.action(*args, **kwargs)  # type: ignore[operator]
+            else:
+                ctx = contextvars.copy_context()
+                result = await asyncio.get_running_loop().run_in_executor(
+                    pool(),
+                    lambda: ctx.run(node.action, *args, **kwargs),  # type: ignore[arg-type]
+                )
+        run.collect(task, result)
+        for branch, value in run.route(task, sync=False):
+            run.finish_branch(task, branch, await acall_branch(branch, value, config))
+    except BaseException as exc:
+        task.error = exc
+        if run_manager is not None:
+            await run_manager.on_chain_error(exc)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        return
+    if run_manager is not None:
+        await run_manager.on_chain_end(task.update)
+
+
+def _finish_step(run: GraphRun, tasks: list[Task]) -> None:
+    """After every task of a step ended: raise the first error, else apply the writes."""
+    for t in tasks:
+        if t.error is not None and not isinstance(t.error, ParentCommand):
+            raise t.error
+    for t in tasks:
+        if isinstance(t.error, ParentCommand):
+            raise t.error
+    if run.apply(tasks):
+        run.emit_values()
+
+
+class SyncDriver(_Driver):
+    def events(self, shaper: Shaper | None) -> Iterator[Any]:
+        run = self._setup()
+        channel = run.channel
+        manager = CallbackManager.configure(**self._callback_args(run))
+        if manager.handlers:
+            run.run_manager = manager.on_chain_start(
+                None,
+                self.input,
+                name=run.config.get("run_name") or self.graph.name,
+                run_id=run.config.get("run_id"),
+            )
+        futures: list[Future[Any]] = []
+        outcome: BaseException | None = None
+        try:
+            start = run.start_task(self.input)
+            run.route(start, sync=True)
+            if run.apply([start]):
+                run.emit_values()
+            while True:
+                if shaper is not None:
+                    for item in channel.drain():
+                        yield shaper(*item)
+                else:
+                    channel.drain()
+                if run.parent is not None:
+                    self._check_cancel(run)
+                tasks = run.plan()
+                if not tasks:
+                    break
+                run.emit_task_starts(tasks)
+                if len(tasks) == 1 and not self.live:
+                    task = tasks[0]
+                    contextvars.copy_context().run(_run_node_sync, run, task, self._task_callbacks(run, task))
+                    run.emit_task_result(task)
+                else:
+                    pool = self._pool()
+                    futures = [
+                        pool.submit(contextvars.copy_context().run, self._run_and_post, run, t) for t in tasks
+                    ]
+                    remaining = len(tasks)
+                    while remaining:
+                        for item in channel.get_all():
+                            if type(item) is Task:
+                                remaining -= 1
+                                run.emit_task_result(item)
+                            elif shaper is not None:
+                                yield shaper(*item)
+                    futures = []
+                _finish_step(run, tasks)
+        except GeneratorExit as exc:
+            outcome = exc
+            raise
+        except BaseException as exc:
+            outcome = exc
+            if shaper is not None and not isinstance(exc, GeneratorExit):
+                # deliver what was produced before the failure, then raise
+                pending = channel.drain()
+                self._shutdown(run, futures)
+                for item in pending:
+                    if type(item) is not Task:
+                        yield shaper(*item)
+            raise
+        finally:
+            self._shutdown(run, futures)
+            if run.run_manager is not None:
+                if outcome is None:
+                    run.run_manager.on_chain_end(run.output())
+                else:
+                    run.run_manager.on_chain_error(outcome)
+
+    def _run_and_post(self, run: GraphRun, task: Task) -> None:
+        try:
+            _run_node_sync(run, task, self._task_callbacks(run, task))
+        finally:
+            run.channel.put_final(task)
+
+    def _shutdown(self, run: GraphRun, futures: list[Future[Any]]) -> None:
+        if futures and any(not f.done() for f in futures):
+            # the consumer is gone or a task failed: stop what has not started, and tell
+            # what is running (writers and handlers raise RunCancelled from now on)
+            if run.parent is None:
+                run.scope.cancel.set()
+                run.channel.close()
+            for f in futures:
+                f.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+class AsyncDriver(_Driver):
+    async def events(self, shaper: Shaper | None) -> AsyncIterator[Any]:
+        run = self._setup()
+        channel = run.channel
+        channel.bind_async()
+        manager = AsyncCallbackManager.configure(**self._callback_args(run))
+        if manager.handlers:
+            run.run_manager = await manager.on_chain_start(
+                None,
+                self.input,
+                name=run.config.get("run_name") or self.graph.name,
+                run_id=run.config.get("run_id"),
+            )
+        running: list[asyncio.Task[Any]] = []
+        outcome: BaseException | None = None
+        try:
+            start = run.start_task(self.input)
+            for branch, value in run.route(start, sync=False):
+                run.finish_branch(start, branch, await acall_branch(branch, value, run.config))
+            if run.apply([start]):
+                run.emit_values()
+            while True:
+                for item in channel.drain():
+                    if shaper is not None:
+                        yield shaper(*item)
+                if run.parent is not None:
+                    self._check_cancel(run)
+                tasks = run.plan()
+                if not tasks:
+                    break
+                run.emit_task_starts(tasks)
+                if len(tasks) == 1 and not self.live:
+                    task = tasks[0]
+                    ctx = contextvars.copy_context()
+                    await asyncio.create_task(
+                        _run_node_async(run, task, self._task_callbacks(run, task), self._pool), context=ctx
+                    )
+                    run.emit_task_result(task)
+                else:
+                    running = [
+                        asyncio.create_task(self._run_and_post(run, t), context=contextvars.copy_context())
+                        for t in tasks
+                    ]
+                    remaining = len(tasks)
+                    while remaining:
+                        for item in await channel.aget_all():
+                            if type(item) is Task:
+                                remaining -= 1
+                                run.emit_task_result(item)
+                            elif shaper is not None:
+                                yield shaper(*item)
+                    running = []
+                _finish_step(run, tasks)
+        except BaseException as exc:
+            outcome = exc
+            if shaper is not None and not isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+                pending = channel.drain()
+                await self._shutdown(run, running)
+                for item in pending:
+                    if type(item) is not Task:
+                        yield shaper(*item)
+            raise
+        finally:
+            await self._shutdown(run, running)
+            if run.run_manager is not None:
+                if outcome is None:
+                    await run.run_manager.on_chain_end(run.output())
+                else:
+                    await run.run_manager.on_chain_error(outcome)
+
+    async def _run_and_post(self, run: GraphRun, task: Task) -> None:
+        try:
+            await _run_node_async(run, task, self._task_callbacks(run, task), self._pool)
+        finally:
+            run.channel.put_final(task)
+
+    async def _shutdown(self, run: GraphRun, running: list[asyncio.Task[Any]]) -> None:
+        if running and any(not t.done() for t in running):
+            if run.parent is None:
+                run.scope.cancel.set()
+                run.channel.close()
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            # threads cannot be interrupted: wait for them off the event loop
+            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown, True)

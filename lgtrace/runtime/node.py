@@ -1,0 +1,131 @@
+"""What the runtime needs to know about a node, decided once at ``add_node``."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, get_args, get_origin, get_type_hints
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from lgtrace.types import Command, StreamWriter
+
+_CONFIG_NAMES = ("config",)
+_WRITER_NAMES = ("writer",)
+
+
+@dataclass(slots=True)
+class NodeSpec:
+    """A node of a compiled graph: how to call it and what it may route to."""
+
+    name: str
+    action: Callable[..., Any] | Runnable
+    is_runnable: bool
+    is_async: bool
+    is_subgraph: bool
+    wants_config: bool
+    wants_writer: bool
+    metadata: dict[str, Any]
+    input_schema: Any
+    input_keys: tuple[str, ...]
+    ends: tuple[str, ...] | None
+    """Destinations declared by annotation or ``destinations=``; None when unknown."""
+    triggers: tuple[str, ...] = field(default=())
+
+
+def _unwrap_callable(fn: Any) -> Any:
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return fn
+    call = getattr(fn, "__call__", None)  # noqa: B004 - callable objects
+    if call is not None and not inspect.isclass(fn) and (inspect.ismethod(call)):
+        return call
+    return fn
+
+
+def is_async_callable(fn: Any) -> bool:
+    target = _unwrap_callable(fn)
+    while hasattr(target, "func"):  # functools.partial
+        target = target.func
+    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+
+
+def _hints(fn: Any) -> dict[str, Any]:
+    try:
+        return get_type_hints(_unwrap_callable(fn))
+    except Exception:
+        return {}
+
+
+def inject_flags(fn: Any) -> tuple[bool, bool]:
+    """Whether ``fn`` asks for ``config`` and ``writer``, by annotation or by name."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False, False
+    hints = _hints(fn)
+    wants_config = wants_writer = False
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        hint = hints.get(p.name, p.annotation)
+        if (
+            hint is RunnableConfig
+            or (hint is p.empty and p.name in _CONFIG_NAMES)
+            or (p.name in _CONFIG_NAMES and hint in (Any, dict, RunnableConfig | None))
+        ):
+            wants_config = True
+        elif hint == StreamWriter or (p.name in _WRITER_NAMES and hint in (p.empty, Any)):
+            wants_writer = True
+        elif _is_optional_of(hint, RunnableConfig):
+            wants_config = True
+    return wants_config, wants_writer
+
+
+def _is_optional_of(hint: Any, target: Any) -> bool:
+    return get_origin(hint) is typing.Union and target in get_args(hint)
+
+
+def first_param_schema(fn: Any) -> Any:
+    """The class annotating a node's state parameter, if it is a schema class."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if not params:
+        return None
+    hint = _hints(fn).get(params[0].name)
+    return hint if isinstance(hint, type) and hasattr(hint, "__annotations__") else None
+
+
+def declared_ends(fn: Any) -> tuple[str, ...] | None:
+    """Destinations from a ``-> Command[Literal["a", "b"]]`` return annotation.
+
+    ``()`` when the annotation names no Command; None for a bare ``Command``
+    (it may go anywhere).
+    """
+    ret = _hints(fn).get("return")
+    if ret is None:
+        return None if _mentions_command(fn) else ()
+    for candidate in (ret, *get_args(ret)):
+        if get_origin(candidate) is Command:
+            literal = get_args(candidate)[0] if get_args(candidate) else None
+            if get_origin(literal) is typing.Literal:
+                return tuple(get_args(literal))
+            return None
+        if candidate is Command:
+            return None
+    return None if _mentions_command(fn) else ()
+
+
+def _mentions_command(fn: Any) -> bool:
+    """Whether an unannotated node's code refers to ``Command`` (so it may route anywhere)."""
+    code = getattr(_unwrap_callable(fn), "__code__", None)
+    stack = [code] if code is not None else []
+    while stack:
+        current = stack.pop()
+        if "Command" in current.co_names:
+            return True
+        stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
+    return code is None  # no code to read (builtins, C callables): assume it may

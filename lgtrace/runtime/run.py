@@ -1,0 +1,454 @@
+"""One graph run: its state, its superstep planning and how task results are applied.
+
+This module is pure bookkeeping; ``drive.py`` executes tasks (threads or asyncio)
+and moves events. The state after each step is a plain snapshot
+(``values``, ``branches``, ``barriers``, ``sends``) and task ids are derived from
+the run's seed, the step, the node and the task path, so a checkpointer could
+later persist and resume a run without changing this loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
+from lgtrace.errors import GraphRecursionError, InvalidUpdateError, ParentCommand
+from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
+from lgtrace.stream.channel import EventChannel
+from lgtrace.types import Command, Send
+
+if TYPE_CHECKING:
+    from lgtrace.graph.state import Branch
+    from lgtrace.runtime.compiled import CompiledStateGraph
+    from lgtrace.runtime.node import NodeSpec
+
+SCOPE_KEY = "__lgtrace_scope"
+"""Key in ``config["configurable"]`` under which a task hands its run's ``Scope`` down."""
+
+_NS_ROOT = uuid.UUID("6f1c2d4e-8a3b-4c5d-9e7f-0a1b2c3d4e5f")
+_PUSH_TRIGGERS = (PUSH,)
+
+
+def _noop_writer(_: Any) -> None:
+    return None
+
+
+@dataclass(slots=True, eq=False)
+class Scope:
+    """What a run hands to everything under its tasks (nested graphs, writers, handlers)."""
+
+    root: EventChannel
+    """The top-level consumer's channel: events from nested graphs go straight there."""
+    subgraph_modes: frozenset[str]
+    """Modes the top-level consumer wants from nested graphs (empty without subgraphs=True)."""
+    cancel: threading.Event
+    """Set when the top-level consumer stops; shared by the whole run tree."""
+    seed: uuid.UUID
+    writer: Any = _noop_writer
+
+
+@dataclass(slots=True, eq=False)
+class Task:
+    id: str
+    name: str
+    node: NodeSpec
+    path: tuple[Any, ...]
+    triggers: tuple[str, ...]
+    step: int
+    input: Any
+    config: dict[str, Any]
+    writes: list[tuple[str, Any]] = field(default_factory=list)
+    goto: list[str] = field(default_factory=list)
+    sends: list[Send] = field(default_factory=list)
+    update: Any = None
+    error: BaseException | None = None
+
+    def sort_key(self) -> tuple[int, Any]:
+        """Pull tasks by node name, then push tasks by index (LangGraph's write order)."""
+        return (0, self.name) if self.path[0] == PULL else (1, self.path[1])
+
+
+class GraphRun:
+    """The mutable state of one run of one compiled graph."""
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph,
+        config: dict[str, Any],
+        *,
+        local_modes: frozenset[str],
+        channel: EventChannel,
+        parent: Scope | None,
+    ) -> None:
+        self.graph = graph
+        self.config = config
+        configurable = config.get("configurable") or {}
+        self.configurable = {k: v for k, v in configurable.items() if k != SCOPE_KEY}
+        self.parent = parent
+        self.channel = channel
+        self.local_modes = local_modes
+        if parent is not None:
+            self.ns_str: str = configurable.get("checkpoint_ns", "")
+            self.ns: tuple[str, ...] = tuple(self.ns_str.split(NS_SEP)) if self.ns_str else ()
+            self.forward_modes = parent.subgraph_modes
+            seed = uuid.uuid5(parent.seed, self.ns_str)
+            self.scope = Scope(parent.root, parent.subgraph_modes, parent.cancel, seed)
+        else:
+            self.ns_str, self.ns = "", ()
+            self.forward_modes = frozenset()
+            self.scope = Scope(channel, frozenset(), threading.Event(), uuid.uuid4())
+        self.modes = local_modes | self.forward_modes
+        if "custom" in self.modes:
+            self.scope.writer = self.make_writer()
+        self.recursion_limit: int = config.get("recursion_limit", 25)
+        self.step = 0
+        self.values: dict[str, Any] = {
+            k: c.initial for k, c in graph.channels.items() if c.initial is not MISSING
+        }
+        self.branches: set[str] = set()
+        self.barriers: dict[str, set[str]] = {ch: set() for ch in graph.joins}
+        self.sends: list[Send] = []
+        self.run_manager: Any = None
+        self.metadata: dict[str, Any] = dict(config.get("metadata") or {})
+        self.tags: list[str] = list(config.get("tags") or [])
+
+    # -- events ------------------------------------------------------------------------
+
+    def emit(self, mode: str, payload: Any) -> None:
+        """Send an event to the local consumer and, for nested runs, to the top-level one."""
+        if mode in self.local_modes:
+            self.channel.put(((), mode, payload))
+        if mode in self.forward_modes:
+            self.scope.root.put((self.ns, mode, payload))
+
+    def make_writer(self) -> Any:
+        cancel = self.scope.cancel
+        emit = self.emit
+
+        def writer(chunk: Any) -> None:
+            if cancel.is_set():
+                from lgtrace.errors import RunCancelled
+
+                raise RunCancelled("the stream consumer has stopped")
+            emit("custom", chunk)
+
+        return writer
+
+    def emit_task_starts(self, tasks: list[Task]) -> None:
+        wants_debug = "debug" in self.modes
+        if not (wants_debug or "tasks" in self.modes):
+            return
+        for t in tasks:
+            payload = {"id": t.id, "name": t.name, "input": t.input, "triggers": t.triggers}
+            self.emit("tasks", payload)
+            if wants_debug:
+                self.emit("debug", {"step": t.step, "timestamp": _now(), "type": "task", "payload": payload})
+
+    def emit_task_result(self, t: Task) -> None:
+        if t.error is None and "updates" in self.modes:
+            self.emit("updates", {t.name: t.update})
+        wants_debug = "debug" in self.modes
+        if wants_debug or "tasks" in self.modes:
+            result = dict(t.update) if t.update and t.error is None else {}
+            payload = {"id": t.id, "name": t.name, "error": t.error, "result": result, "interrupts": []}
+            self.emit("tasks", payload)
+            if wants_debug:
+                self.emit(
+                    "debug", {"step": t.step, "timestamp": _now(), "type": "task_result", "payload": payload}
+                )
+
+    def emit_values(self) -> None:
+        if "values" in self.modes:
+            self.emit("values", self.output())
+
+    def output(self) -> dict[str, Any]:
+        values = self.values
+        return {k: values[k] for k in self.graph.output_keys if k in values}
+
+    # -- input -------------------------------------------------------------------------
+
+    def start_task(self, value: Any) -> Task:
+        """The input as the writes of a hidden step-0 task; routing from START follows."""
+        graph = self.graph
+        if value is None:
+            raise InvalidUpdateError(
+                f"Graph {graph.name!r} received no input (None); pass a dict of state keys"
+            )
+        update = graph.coerce_input(value, strict=self.parent is None)
+        path = (PULL, START)
+        task = Task(
+            self.task_id(0, START, path), START, graph.start_node, path, (START,), 0, value, self.config
+        )
+        task.writes = list(update.items())
+        return task
+
+    # -- planning ----------------------------------------------------------------------
+
+    def task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
+        return str(uuid.uuid5(self.scope.seed, f"{step}{NS_SEP}{name}{NS_SEP}{path!r}"))
+
+    def plan(self) -> list[Task]:
+        """Tasks of the next superstep; raises ``GraphRecursionError`` past the limit."""
+        graph = self.graph
+        names = set(self.branches)
+        for ch, seen in self.barriers.items():
+            starts, end = graph.joins[ch]
+            if seen == starts:
+                names.add(end)
+        if not names and not self.sends:
+            return []
+        step = self.step + 1
+        if step > self.recursion_limit:
+            raise GraphRecursionError(
+                f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
+                f"condition in graph {graph.name!r}. You can increase the limit by setting the "
+                "`recursion_limit` config key."
+            )
+        self.step = step
+        tasks: list[Task] = []
+        for idx, send in enumerate(self.sends):
+            node = graph.nodes[send.node]
+            path = (PUSH, idx, False)
+            tasks.append(self.make_task(node, path, _PUSH_TRIGGERS, graph.coerce_node_input(node, send.arg)))
+        for name in sorted(names):
+            node = graph.nodes[name]
+            tasks.append(self.make_task(node, (PULL, name), node.triggers, self.node_input(node)))
+        return tasks
+
+    def node_input(self, node: NodeSpec) -> Any:
+        values = self.values
+        state = {k: values[k] for k in node.input_keys if k in values}
+        return self.graph.coerce_node_input(node, state)
+
+    def make_task(self, node: NodeSpec, path: tuple[Any, ...], triggers: tuple[str, ...], value: Any) -> Task:
+        step = self.step
+        name = node.name
+        task_id = self.task_id(step, name, path)
+        task_ns = (
+            f"{self.ns_str}{NS_SEP}{name}{NS_END}{task_id}" if self.ns_str else f"{name}{NS_END}{task_id}"
+        )
+        metadata = {
+            **self.metadata,
+            **node.metadata,
+            "langgraph_step": step,
+            "langgraph_node": name,
+            "langgraph_triggers": triggers,
+            "langgraph_path": path,
+            "langgraph_checkpoint_ns": task_ns,
+        }
+        config: dict[str, Any] = {
+            "metadata": metadata,
+            "configurable": {**self.configurable, "checkpoint_ns": task_ns, SCOPE_KEY: self.scope},
+            "callbacks": None,
+            "recursion_limit": self.recursion_limit,
+        }
+        if self.tags:
+            config["tags"] = self.tags
+        return Task(task_id, name, node, path, triggers, step, value, config)
+
+    # -- task results ------------------------------------------------------------------
+
+    def collect(self, task: Task, result: Any) -> None:
+        """Turn a node's return value into state writes and routing (runs in the task)."""
+        graph = self.graph
+        node = task.node
+        writes = task.writes
+        if result is None:
+            pass
+        elif isinstance(result, dict):
+            self._add_writes(task, result)
+        elif isinstance(result, Command):
+            self._add_command(task, result)
+        elif isinstance(result, (list, tuple)) and any(isinstance(r, Command) for r in result):
+            for item in result:
+                if isinstance(item, Command):
+                    self._add_command(task, item)
+                elif isinstance(item, dict):
+                    self._add_writes(task, item)
+                else:
+                    raise InvalidUpdateError(
+                        f"Node {node.name!r} returned a list mixing Commands with {type(item).__name__}; "
+                        "return a dict, a Command or a list of Commands"
+                    )
+        elif is_schema_instance(result):
+            self._add_writes(task, object_to_update(result, graph.state_keys_ordered))
+        else:
+            raise InvalidUpdateError(
+                f"Expected node {node.name!r} to return a dict, a Command or None, "
+                f"got {type(result).__name__}: {_short(result)}"
+            )
+        task.update = dict(writes) if writes else None
+        if len({k for k, _ in writes}) != len(writes):
+            task.update = _merge_same_key(writes)
+
+    def _add_writes(self, task: Task, update: Any) -> None:
+        graph = self.graph
+        if is_schema_instance(update):
+            update = object_to_update(update, graph.state_keys_ordered)
+        elif isinstance(update, (list, tuple)):
+            update = dict(update)
+        elif not isinstance(update, dict):
+            raise InvalidUpdateError(
+                f"Node {task.name!r}: a state update must be a dict, "
+                f"got {type(update).__name__}: {_short(update)}"
+            )
+        keys = graph.state_keys
+        if task.node.is_subgraph:
+            task.writes.extend((k, v) for k, v in update.items() if k in keys)
+            return
+        for k, v in update.items():
+            if k not in keys:
+                raise InvalidUpdateError(
+                    f"Node {task.name!r} returned key {k!r}, which is not in the state schema of "
+                    f"graph {graph.name!r} (keys: {sorted(keys)})"
+                )
+            task.writes.append((k, v))
+
+    def _add_command(self, task: Task, cmd: Command) -> None:
+        if cmd.graph == Command.PARENT:
+            raise ParentCommand(cmd)
+        if cmd.graph is not None:
+            raise InvalidUpdateError(
+                f"Node {task.name!r} returned Command(graph={cmd.graph!r}); only Command.PARENT is supported"
+            )
+        if cmd.update is not None:
+            self._add_writes(task, cmd.update)
+        gotos = cmd.goto if isinstance(cmd.goto, (list, tuple)) else [cmd.goto]
+        for dest in gotos:
+            self._add_destination(task, dest, f"Command(goto=...) from node {task.name!r}")
+
+    def _add_destination(self, task: Task, dest: Any, origin: str) -> None:
+        if isinstance(dest, Send):
+            if dest.node not in self.graph.nodes:
+                raise InvalidUpdateError(f"{origin} sent to unknown node {dest.node!r}")
+            task.sends.append(dest)
+        elif dest == END:
+            return
+        elif isinstance(dest, str) and dest in self.graph.nodes:
+            task.goto.append(dest)
+        else:
+            raise InvalidUpdateError(
+                f"{origin} leads to {dest!r}, which is not a node of graph {self.graph.name!r} "
+                f"(nodes: {sorted(self.graph.nodes)})"
+            )
+
+    def route(self, task: Task, *, sync: bool) -> list[tuple[Branch, Any]]:
+        """Static edges now; returns the branches still to evaluate with their input."""
+        graph = self.graph
+        task.goto.extend(graph.edges_from.get(task.name, ()))
+        branches = graph.branches_from.get(task.name)
+        if not branches:
+            return []
+        fresh = self.fresh_state(task.writes)
+        pending = []
+        for branch in branches:
+            value = graph.coerce_branch_input(fresh)
+            if sync and branch.is_async:
+                raise TypeError(
+                    f"Conditional edge {branch.name!r} from node {task.name!r} is async; "
+                    "run the graph with ainvoke()/astream()"
+                )
+            pending.append((branch, value))
+        if sync:
+            for branch, value in pending:
+                self.finish_branch(task, branch, call_branch(branch, value, task.config))
+            return []
+        return pending
+
+    def finish_branch(self, task: Task, branch: Branch, result: Any) -> None:
+        origin = f"Conditional edge {branch.name!r} from node {task.name!r}"
+        for dest in branch.resolve(result):
+            if dest is None or dest == START:
+                raise InvalidUpdateError(f"{origin} returned {dest!r}, which is not a valid destination")
+            self._add_destination(task, dest, origin)
+
+    def fresh_state(self, writes: list[tuple[str, Any]]) -> dict[str, Any]:
+        """The state as this task sees it after its own writes (what branches read)."""
+        if not writes:
+            return dict(self.values)
+        state = dict(self.values)
+        channels = self.graph.channels
+        for k, v in writes:
+            reducer = channels[k].reducer
+            current = state.get(k, MISSING)
+            state[k] = v if reducer is None or current is MISSING else reducer(current, v)
+        return state
+
+    # -- applying a step ---------------------------------------------------------------
+
+    def apply(self, tasks: list[Task]) -> bool:
+        """Apply the writes of a finished step in deterministic order. Returns whether state changed."""
+        graph = self.graph
+        if len(tasks) > 1:
+            tasks = sorted(tasks, key=Task.sort_key)
+        barriers = self.barriers
+        for t in tasks:
+            if t.path[0] == PULL:
+                for ch in graph.joins_to.get(t.name, ()):
+                    if barriers[ch] == graph.joins[ch][0]:
+                        barriers[ch] = set()
+        pending: dict[str, list[tuple[str, Any]]] = {}
+        branches: set[str] = set()
+        sends: list[Send] = []
+        for t in tasks:
+            for k, v in t.writes:
+                pending.setdefault(k, []).append((t.name, v))
+            branches.update(t.goto)
+            sends.extend(t.sends)
+            for ch in graph.joins_from.get(t.name, ()):
+                barriers[ch].add(t.name)
+        self.branches = branches
+        self.sends = sends
+        values = self.values
+        channels = graph.channels
+        for key, writes in pending.items():
+            reducer = channels[key].reducer
+            if reducer is None:
+                if len(writes) > 1:
+                    raise InvalidUpdateError(
+                        f"At key {key!r}: can receive only one value per step, but nodes "
+                        f"{[n for n, _ in writes]} all wrote to it in step {self.step}. "
+                        "Use an Annotated key with a reducer to combine values."
+                    )
+                values[key] = writes[0][1]
+            else:
+                current = values.get(key, MISSING)
+                for _, v in writes:
+                    current = v if current is MISSING else reducer(current, v)
+                values[key] = current
+        return bool(pending)
+
+
+def call_branch(branch: Branch, value: Any, config: dict[str, Any]) -> Any:
+    """Call a conditional edge's path function (sync)."""
+    if branch.is_runnable:
+        return branch.path.invoke(value, config)  # type: ignore[union-attr]
+    return branch.path(value, config) if branch.wants_config else branch.path(value)  # type: ignore[operator]
+
+
+async def acall_branch(branch: Branch, value: Any, config: dict[str, Any]) -> Any:
+    """Call a conditional edge's path function under ``astream``/``ainvoke``."""
+    if branch.is_runnable:
+        return await branch.path.ainvoke(value, config)  # type: ignore[union-attr]
+    result = branch.path(value, config) if branch.wants_config else branch.path(value)  # type: ignore[operator]
+    return await result if branch.is_async else result
+
+
+def _merge_same_key(writes: list[tuple[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for k, v in writes:
+        merged[k] = v
+    return merged
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,123 @@
+"""The run's event channel: a FIFO from producers (tasks, callbacks, writers) to
+the one consumer that drives the run and yields to the user.
+
+Producers may be worker threads or coroutines on the consumer's event loop.
+Worker threads are back-pressured: when ``maxsize`` items wait, ``put`` blocks
+until the consumer catches up. The consumer's own thread (and its event loop)
+never blocks on ``put``: it is the one that would have to drain.
+Closing the channel (the consumer went away) makes every later ``put`` raise
+``RunCancelled`` so that work under the run stops at its next event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from typing import Any
+
+from lgtrace.errors import RunCancelled
+
+
+class EventChannel:
+    __slots__ = (
+        "_async_ready",
+        "_consumer",
+        "_items",
+        "_lock",
+        "_loop",
+        "_maxsize",
+        "_not_empty",
+        "_not_full",
+        "closed",
+    )
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._items: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._maxsize = maxsize
+        self._consumer = threading.get_ident()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_ready: asyncio.Event | None = None
+        self.closed = False
+
+    def bind_async(self) -> None:
+        """Make the running event loop the consumer (for ``astream``)."""
+        self._loop = asyncio.get_running_loop()
+        self._async_ready = asyncio.Event()
+        self._consumer = threading.get_ident()
+
+    def put(self, item: Any) -> None:
+        """Append an item; block a worker thread while the channel is full."""
+        with self._lock:
+            if self.closed:
+                raise RunCancelled("the stream consumer has stopped")
+            if self._maxsize and threading.get_ident() != self._consumer:
+                while len(self._items) >= self._maxsize and not self.closed:
+                    self._not_full.wait()
+                if self.closed:
+                    raise RunCancelled("the stream consumer has stopped")
+            self._items.append(item)
+            self._not_empty.notify()
+        self._wake_async()
+
+    def put_final(self, item: Any) -> None:
+        """Append without blocking, even after close (task completion markers)."""
+        with self._lock:
+            self._items.append(item)
+            self._not_empty.notify()
+        self._wake_async()
+
+    def _wake_async(self) -> None:
+        ready = self._async_ready
+        if ready is None:
+            return
+        if threading.get_ident() == self._consumer:
+            ready.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
+                self._loop.call_soon_threadsafe(ready.set)  # type: ignore[union-attr]
+
+    def drain(self) -> list[Any]:
+        """Everything queued now, without waiting."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            if self._maxsize:
+                self._not_full.notify_all()
+        return items
+
+    def get_all(self) -> list[Any]:
+        """Wait until at least one item is queued, then take them all (sync consumer)."""
+        with self._lock:
+            while not self._items:
+                self._not_empty.wait()
+            items = list(self._items)
+            self._items.clear()
+            if self._maxsize:
+                self._not_full.notify_all()
+        return items
+
+    async def aget_all(self) -> list[Any]:
+        """Wait until at least one item is queued, then take them all (async consumer)."""
+        ready = self._async_ready
+        assert ready is not None, "bind_async() first"
+        while True:
+            items = self.drain()
+            if items:
+                return items
+            ready.clear()
+            items = self.drain()
+            if items:
+                return items
+            await ready.wait()
+
+    def close(self) -> None:
+        """The consumer is gone: wake blocked producers; later ``put`` raises."""
+        with self._lock:
+            self.closed = True
+            self._not_full.notify_all()
+            self._not_empty.notify_all()

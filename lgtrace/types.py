@@ -1,0 +1,70 @@
+"""LangGraph-compatible public types: ``Send``, ``Command``, ``StreamWriter``, ``StreamMode``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+N = TypeVar("N")
+
+StreamMode = Literal["values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"]
+"""How ``stream`` emits outputs (see ``lgtrace.constants.STREAM_MODES``)."""
+
+StreamWriter = Callable[[Any], None]
+"""The callable a node receives as ``writer``: ``writer(x)`` emits ``x`` in ``custom`` mode."""
+
+
+class Send:
+    """Run ``node`` in the next step with ``arg`` as its whole input (map-reduce).
+
+    Returned from a conditional edge's path function, or as ``Command(goto=...)``.
+    """
+
+    __slots__ = ("arg", "node")
+
+    def __init__(self, node: str, arg: Any) -> None:
+        self.node = node
+        self.arg = arg
+
+    def __hash__(self) -> int:
+        return hash((self.node, repr(self.arg)))
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+    def __eq__(self, value: object) -> bool:
+        return isinstance(value, Send) and self.node == value.node and self.arg == value.arg
+
+
+@dataclass(frozen=True)
+class Command(Generic[N]):
+    """A node's return value that updates the state and chooses where to go next.
+
+    ``update`` is applied like a returned dict; ``goto`` names nodes (or ``Send``
+    packets) to run in the next step; ``graph=Command.PARENT`` sends both to the
+    graph that contains this subgraph.
+    """
+
+    graph: str | None = None
+    update: Any | None = None
+    resume: dict[str, Any] | Any | None = None
+    goto: Send | Sequence[Send | N] | N = ()
+
+    PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("graph", self.graph),
+                ("update", self.update),
+                ("resume", self.resume),
+                ("goto", self.goto),
+            )
+            if v
+        )
+        return f"Command({fields})"
+
+
+__all__ = ["Command", "Send", "StreamMode", "StreamWriter"]
