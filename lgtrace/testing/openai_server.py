@@ -283,6 +283,10 @@ class _HTTPServer(ThreadingHTTPServer):
             return
         _log.debug("FakeOpenAIServer: error while serving %s", client_address, exc_info=True)
 
+    def snapshot_threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self.handler_threads)
+
     def abort_connections(self) -> None:
         """Shut down every open connection so blocked handler threads wake up and exit."""
         with self._lock:
@@ -603,14 +607,14 @@ class FakeOpenAIServer:
         deadline = time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
-        for thread in list(self._httpd.handler_threads):
+        for thread in self._httpd.snapshot_threads():
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._cond.notify_all()
 
     def alive_threads(self) -> list[threading.Thread]:
         """Server threads (accept loop and connection handlers) that are still running."""
-        threads = [*self._httpd.handler_threads]
+        threads = self._httpd.snapshot_threads()
         if self._thread is not None:
             threads.append(self._thread)
         return [t for t in threads if t.is_alive()]
