@@ -27,12 +27,24 @@ from langchain_core.runnables.config import ensure_config, var_child_runnable_co
 from lgtrace.errors import ParentCommand, RunCancelled
 from lgtrace.runtime.run import SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
+from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
 
 STREAM_BUFFER = 1024
 """Events a top-level stream buffers before worker threads producing them wait."""
 
 _LIVE_MODES = frozenset({"custom", "messages"})
+
+_CONFIGURABLE_TO_METADATA = (
+    "thread_id",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "task_id",
+    "run_id",
+    "assistant_id",
+    "graph_id",
+)
+"""``configurable`` keys LangGraph also shows in run metadata (so in ``messages`` metadata)."""
 
 
 def _max_workers(config: dict[str, Any]) -> int:
@@ -53,6 +65,10 @@ class _Driver:
 
     def _setup(self) -> GraphRun:
         config = ensure_config(self.config)
+        configurable, metadata = config["configurable"], config["metadata"]
+        for key in _CONFIGURABLE_TO_METADATA:
+            if key not in metadata and configurable.get(key):
+                metadata[key] = configurable[key]
         parent: Scope | None = config["configurable"].get(SCOPE_KEY)
         channel = EventChannel(STREAM_BUFFER if parent is None else 0)
         run = GraphRun(self.graph, config, local_modes=self.modes, channel=channel, parent=parent)
@@ -63,12 +79,16 @@ class _Driver:
         self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)
         return run
 
-    def _callback_args(self, run: GraphRun) -> dict[str, Any]:
-        return {
-            "inheritable_callbacks": run.config.get("callbacks"),
-            "inheritable_tags": run.config.get("tags"),
-            "inheritable_metadata": run.config.get("metadata"),
-        }
+    def _callbacks(self, run: GraphRun, manager_cls: Any, handler_cls: Any) -> Any:
+        """The graph run's callback manager, with the messages handler when subscribed."""
+        manager = manager_cls.configure(
+            inheritable_callbacks=run.config.get("callbacks"),
+            inheritable_tags=run.config.get("tags"),
+            inheritable_metadata=run.config.get("metadata"),
+        )
+        if run.parent is None and "messages" in run.modes:
+            manager.add_handler(handler_cls(run.channel, subgraphs=self.subgraphs), inherit=True)
+        return manager
 
     def _pool(self) -> ThreadPoolExecutor:
         if self.pool is None:
@@ -202,7 +222,7 @@ class SyncDriver(_Driver):
     def events(self, shaper: Shaper | None) -> Iterator[Any]:
         run = self._setup()
         channel = run.channel
-        manager = CallbackManager.configure(**self._callback_args(run))
+        manager = self._callbacks(run, CallbackManager, StreamMessagesHandler)
         if manager.handlers:
             run.run_manager = manager.on_chain_start(
                 None,
@@ -294,7 +314,7 @@ class AsyncDriver(_Driver):
         run = self._setup()
         channel = run.channel
         channel.bind_async()
-        manager = AsyncCallbackManager.configure(**self._callback_args(run))
+        manager = self._callbacks(run, AsyncCallbackManager, AsyncStreamMessagesHandler)
         if manager.handlers:
             run.run_manager = await manager.on_chain_start(
                 None,

@@ -23,6 +23,7 @@ from lgtrace.errors import RunCancelled
 class EventChannel:
     __slots__ = (
         "_async_ready",
+        "_async_space",
         "_consumer",
         "_items",
         "_lock",
@@ -42,20 +43,30 @@ class EventChannel:
         self._consumer = threading.get_ident()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_ready: asyncio.Event | None = None
+        self._async_space: asyncio.Event | None = None
         self.closed = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The consumer's event loop, when the consumer is ``astream``."""
+        return self._loop
 
     def bind_async(self) -> None:
         """Make the running event loop the consumer (for ``astream``)."""
         self._loop = asyncio.get_running_loop()
         self._async_ready = asyncio.Event()
+        self._async_space = asyncio.Event()
         self._consumer = threading.get_ident()
 
-    def put(self, item: Any) -> None:
-        """Append an item; block a worker thread while the channel is full."""
+    def put(self, item: Any, *, block: bool = True) -> None:
+        """Append an item; block a worker thread while the channel is full.
+
+        ``block=False`` is for producers whose waiting could stall the consumer itself.
+        """
         with self._lock:
             if self.closed:
                 raise RunCancelled("the stream consumer has stopped")
-            if self._maxsize and threading.get_ident() != self._consumer:
+            if block and self._maxsize and threading.get_ident() != self._consumer:
                 while len(self._items) >= self._maxsize and not self.closed:
                     self._not_full.wait()
                 if self.closed:
@@ -88,7 +99,18 @@ class EventChannel:
             self._items.clear()
             if self._maxsize:
                 self._not_full.notify_all()
+        if items and self._async_space is not None:
+            self._async_space.set()
         return items
+
+    async def wait_for_space(self) -> None:
+        """For coroutines on the consumer's loop: wait while the channel is full."""
+        space = self._async_space
+        if not self._maxsize or space is None or asyncio.get_running_loop() is not self._loop:
+            return
+        while len(self._items) >= self._maxsize and not self.closed:
+            space.clear()
+            await space.wait()
 
     def get_all(self) -> list[Any]:
         """Wait until at least one item is queued, then take them all (sync consumer)."""
@@ -121,3 +143,5 @@ class EventChannel:
             self.closed = True
             self._not_full.notify_all()
             self._not_empty.notify_all()
+        if self._async_space is not None:
+            self._async_space.set()

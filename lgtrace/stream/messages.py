@@ -1,0 +1,231 @@
+"""The streaming tracer behind ``stream_mode="messages"``.
+
+A langchain-core callback handler, attached as an *inheritable* handler only
+when ``messages`` is requested. It subclasses langchain-core's streaming-handler
+marker, which is what makes a chat model called with ``.invoke()`` stream its
+tokens. It turns callback events into ``(message_chunk, metadata)`` events:
+
+- ``on_chat_model_start`` remembers the run's metadata (task metadata the model
+  inherited from its node, plus the model's ``ls_*`` keys and the user's tags);
+- ``on_llm_new_token`` emits each chunk;
+- ``on_llm_end`` emits the whole message only if it was not streamed;
+- node runs: input messages count as seen, output messages not yet seen are
+  emitted whole (a node that builds an AIMessage itself shows up too).
+
+Models or nodes tagged ``nostream`` emit nothing; runs inside subgraphs emit only
+with ``subgraphs=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
+
+from lgtrace.constants import NS_SEP, TAG_NOSTREAM
+from lgtrace.graph.schema import is_schema_instance
+from lgtrace.stream.channel import EventChannel
+from lgtrace.types import Command
+
+_Meta = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _user_tags(tags: list[str] | None) -> list[str] | None:
+    """Drop langchain-core's ``seq:step:N`` bookkeeping; None when nothing is left."""
+    if not tags:
+        return None
+    kept = [t for t in tags if not t.startswith("seq:step")]
+    return kept or None
+
+
+def _messages_in(value: Any) -> list[BaseMessage]:
+    """Messages at the top level of a node's input or output (dict, model, list)."""
+    if isinstance(value, BaseMessage):
+        return [value]
+    if isinstance(value, Command):
+        return _messages_in(value.update)
+    if isinstance(value, dict):
+        items: Sequence[Any] = list(value.values())
+    elif is_schema_instance(value):
+        items = (
+            list(vars(value).values())
+            if not hasattr(value, "model_dump")
+            else [getattr(value, k) for k in type(value).model_fields]
+        )
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return []
+    found: list[BaseMessage] = []
+    for item in items:
+        if isinstance(item, BaseMessage):
+            found.append(item)
+        elif isinstance(item, (list, tuple)):
+            found.extend(m for m in item if isinstance(m, BaseMessage))
+        elif isinstance(item, Command):
+            found.extend(_messages_in(item))
+    return found
+
+
+class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
+    """Streams chat-model tokens and node messages into a run's channel."""
+
+    run_inline = True
+    """Called in the thread that produced the event: no hop, order preserved."""
+    raise_error = True
+    """Lets ``RunCancelled`` (the consumer left) abort a model's token loop."""
+
+    def __init__(self, channel: EventChannel, *, subgraphs: bool) -> None:
+        self.channel = channel
+        self.subgraphs = subgraphs
+        self.runs: dict[UUID, _Meta] = {}
+        self.seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    # langchain-core calls these for astream_events/astream_log taps; we only observe
+    def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def tap_output_iter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def _namespace(self, metadata: dict[str, Any] | None) -> tuple[str, ...] | None:
+        """The graph namespace of a run, or None when it must not stream."""
+        if not metadata or "langgraph_checkpoint_ns" not in metadata:
+            return None
+        ns = tuple(metadata["langgraph_checkpoint_ns"].split(NS_SEP)[:-1])
+        if ns and not self.subgraphs:
+            return None
+        return ns
+
+    def _emit(self, meta: _Meta, message: BaseMessage, *, dedupe: bool, block: bool = True) -> None:
+        msg_id = message.id
+        with self._lock:
+            if dedupe and msg_id is not None and msg_id in self.seen:
+                return
+            if msg_id is None:
+                message.id = msg_id = str(uuid.uuid4())
+            self.seen.add(msg_id)
+        self.channel.put((meta[0], "messages", (message, meta[1])), block=block)
+
+    # -- chat model runs -------------------------------------------------------------
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if tags and TAG_NOSTREAM in tags:
+            return
+        ns = self._namespace(metadata)
+        if ns is None:
+            return
+        assert metadata is not None
+        user_tags = _user_tags(tags)
+        if user_tags is not None:
+            metadata["tags"] = user_tags
+        self.runs[run_id] = (ns, metadata)
+
+    def on_llm_new_token(
+        self,
+        token: str,
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        **kwargs: Any,
+    ) -> None:
+        meta = self.runs.get(run_id)
+        if meta is not None and isinstance(chunk, ChatGenerationChunk):
+            self._emit(meta, chunk.message, dedupe=False)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        meta = self.runs.pop(run_id, None)
+        if meta is not None and response.generations and response.generations[0]:
+            generation = response.generations[0][0]
+            if isinstance(generation, ChatGeneration):
+                self._emit(meta, generation.message, dedupe=True)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.runs.pop(run_id, None)
+
+    # -- node runs ---------------------------------------------------------------------
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not metadata or kwargs.get("name") != metadata.get("langgraph_node"):
+            return
+        if tags and TAG_NOSTREAM in tags:
+            return
+        ns = self._namespace(metadata)
+        if ns is None:
+            return
+        self.runs[run_id] = (ns, metadata)
+        ids = [m.id for m in _messages_in(inputs) if m.id is not None]
+        if ids:
+            with self._lock:
+                self.seen.update(ids)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        meta = self.runs.pop(run_id, None)
+        if meta is not None:
+            for message in _messages_in(outputs):
+                self._emit(meta, message, dedupe=True)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.runs.pop(run_id, None)
+
+
+class AsyncStreamMessagesHandler(StreamMessagesHandler):
+    """The handler for ``astream``: token events from coroutines on the consumer's
+    event loop wait for buffer space instead of growing it without bound.
+
+    langchain-core awaits a handler method that is a coroutine function when an
+    async model reports a token, and calls plain methods from threads. So
+    ``on_llm_new_token`` is chosen per call: the awaitable variant on the
+    consumer's loop thread, the plain (blocking when full) one elsewhere.
+    """
+
+    def __init__(self, channel: EventChannel, *, subgraphs: bool) -> None:
+        super().__init__(channel, subgraphs=subgraphs)
+        self._loop_thread = threading.get_ident()
+
+    @property  # type: ignore[override]
+    def on_llm_new_token(self) -> Any:
+        if threading.get_ident() == self._loop_thread:
+            return self._on_llm_new_token_async
+        return super().on_llm_new_token
+
+    async def _on_llm_new_token_async(
+        self, token: str, *, chunk: Any = None, run_id: UUID, **kwargs: Any
+    ) -> None:
+        meta = self.runs.get(run_id)
+        if meta is None or not isinstance(chunk, ChatGenerationChunk):
+            return
+        channel = self.channel
+        if asyncio.get_running_loop() is channel.loop:
+            await channel.wait_for_space()
+            self._emit(meta, chunk.message, dedupe=False)
+        else:
+            # a sync model call on the loop thread: the consumer is blocked, never wait
+            self._emit(meta, chunk.message, dedupe=False, block=False)
