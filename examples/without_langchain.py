@@ -51,9 +51,11 @@ graph = StateGraph(State).add_node(call_model).add_edge(START, "call_model").com
 
 async def main() -> None:
     print("== every token")
+    last_metadata: dict = {}
     async for msg, metadata in graph.astream({"topic": "cats"}, stream_mode="custom"):
         print(msg["content"], end="|", flush=True)
-    print(f"\n\n== metadata: node={metadata['langgraph_node']!r} tags={metadata['tags']!r}")
+        last_metadata = metadata
+    print(f"\n\n== metadata: node={last_metadata['langgraph_node']!r} tags={last_metadata['tags']!r}")
     print("\n== only the poem")
     async for msg, metadata in graph.astream({"topic": "cats"}, stream_mode="custom"):
         if "poem" in metadata.get("tags", []):

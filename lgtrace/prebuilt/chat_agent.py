@@ -33,7 +33,8 @@ def _bind_tools(model: LanguageModelLike, tools: Sequence[BaseTool]) -> Language
     if isinstance(model, BaseChatModel):
         return model.bind_tools(tools)
     raise TypeError(
-        f"create_react_agent: cannot bind tools to {type(model).__name__}; pass a chat model with bind_tools()"
+        f"create_react_agent: cannot bind tools to {type(model).__name__}; "
+        "pass a chat model with bind_tools()"
     )
 
 

@@ -80,8 +80,9 @@ class ToolNode(Runnable[Any, Any]):
     def _unknown_tool(self, call: ToolCall) -> ToolMessage | None:
         if call["name"] in self.tools_by_name:
             return None
+        known = ", ".join(self.tools_by_name)
         return ToolMessage(
-            content=f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}].",
+            content=f"Error: {call['name']} is not a valid tool, try one of [{known}].",
             name=call["name"],
             tool_call_id=call["id"],
             status="error",
