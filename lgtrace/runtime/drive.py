@@ -19,6 +19,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
@@ -29,6 +30,7 @@ from lgtrace.runtime.run import SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
+from lgtrace.types import Command
 
 STREAM_BUFFER = 1024
 """Events a top-level stream buffers before worker threads producing them wait."""
@@ -86,6 +88,8 @@ class _Driver:
             inheritable_tags=run.config.get("tags"),
             inheritable_metadata=run.config.get("metadata"),
         )
+        if "ls_integration" not in manager.metadata:  # LangGraph's marker for tracing back-ends
+            manager.add_metadata({"ls_integration": "langgraph"})
         if run.parent is None and "messages" in run.modes:
             manager.add_handler(handler_cls(run.channel, subgraphs=self.subgraphs), inherit=True)
         return manager
@@ -125,8 +129,17 @@ def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (task.input,), kwargs
 
 
+def _parent_command_result(exc: ParentCommand) -> Command:
+    """A ``Command(graph=PARENT)`` raised by a nested graph, as this task's own result."""
+    return replace(exc.command, graph=None)  # type: ignore[type-var]
+
+
 def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
-    """Run one task to completion in the current thread (called inside a copied context)."""
+    """Run one task to completion in the current thread (called inside a copied context).
+
+    The task is a chain run named after the node (a child of the graph run, tagged
+    ``graph:step:N``); a Runnable node runs as its child, tagged ``seq:step:1``.
+    """
     node = task.node
     config = task.config
     run_manager = None
@@ -136,22 +149,21 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
                 f"Node {task.name!r} is an async function; run the graph with ainvoke()/astream(), "
                 "or make the node synchronous"
             )
-        if node.is_runnable:
-            config["callbacks"] = callbacks
-            config["run_name"] = task.name
-            config["run_id"] = uuid.UUID(task.id)
-            var_child_runnable_config.set(config)
-            result = node.action.invoke(task.input, config)  # type: ignore[union-attr]
-            del config["run_name"], config["run_id"]
-        else:
-            if callbacks is not None:
-                run_manager = callbacks.on_chain_start(
-                    None, task.input, name=task.name, run_id=uuid.UUID(task.id)
-                )
-                config["callbacks"] = run_manager.get_child()
-            var_child_runnable_config.set(config)
-            args, kwargs = _call_args(task)
-            result = node.action(*args, **kwargs)  # type: ignore[operator]
+        if callbacks is not None:
+            run_manager = callbacks.on_chain_start(
+                None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+            )
+            config["callbacks"] = run_manager.get_child()
+        var_child_runnable_config.set(config)
+        try:
+            if node.is_runnable:
+                child = {**config, "callbacks": run_manager.get_child("seq:step:1") if run_manager else None}
+                result = node.action.invoke(task.input, child)  # type: ignore[union-attr]
+            else:
+                args, kwargs = _call_args(task)
+                result = node.action(*args, **kwargs)  # type: ignore[operator]
+        except ParentCommand as exc:
+            result = _parent_command_result(exc)
         run.collect(task, result)
         run.route(task, sync=True)
     except BaseException as exc:
@@ -164,34 +176,33 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
 
 
 async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) -> None:
-    """Run one task under the event loop (called inside a copied context)."""
+    """Run one task under the event loop (called inside a copied context); see ``_run_node_sync``."""
     node = task.node
     config = task.config
     run_manager = None
     try:
-        if node.is_runnable:
-            config["callbacks"] = callbacks
-            config["run_name"] = task.name
-            config["run_id"] = uuid.UUID(task.id)
-            var_child_runnable_config.set(config)
-            result = await node.action.ainvoke(task.input, config)  # type: ignore[union-attr]
-            del config["run_name"], config["run_id"]
-        else:
-            if callbacks is not None:
-                run_manager = await callbacks.on_chain_start(
-                    None, task.input, name=task.name, run_id=uuid.UUID(task.id)
-                )
-                config["callbacks"] = run_manager.get_child()
-            var_child_runnable_config.set(config)
-            args, kwargs = _call_args(task)
-            if node.is_async:
+        if callbacks is not None:
+            run_manager = await callbacks.on_chain_start(
+                None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+            )
+            config["callbacks"] = run_manager.get_child()
+        var_child_runnable_config.set(config)
+        try:
+            if node.is_runnable:
+                child = {**config, "callbacks": run_manager.get_child("seq:step:1") if run_manager else None}
+                result = await node.action.ainvoke(task.input, child)  # type: ignore[union-attr]
+            elif node.is_async:
+                args, kwargs = _call_args(task)
                 result = await node.action(*args, **kwargs)  # type: ignore[operator]
             else:
+                args, kwargs = _call_args(task)
                 ctx = contextvars.copy_context()
                 result = await asyncio.get_running_loop().run_in_executor(
                     pool(),
                     lambda: ctx.run(node.action, *args, **kwargs),  # type: ignore[arg-type]
                 )
+        except ParentCommand as exc:
+            result = _parent_command_result(exc)
         run.collect(task, result)
         for branch, value in run.route(task, sync=False):
             run.finish_branch(task, branch, await acall_branch(branch, value, config))

@@ -75,6 +75,11 @@ def _messages_in(value: Any) -> list[BaseMessage]:
     return found
 
 
+def _is_task_run(tags: list[str] | None) -> bool:
+    """A graph task's own run carries its ``graph:step:N`` tag (not its children)."""
+    return bool(tags) and any(t.startswith("graph:step:") for t in tags)  # type: ignore[union-attr]
+
+
 class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
     """Streams chat-model tokens and node messages into a run's channel."""
 
@@ -173,7 +178,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not metadata or kwargs.get("name") != metadata.get("langgraph_node"):
+        if not metadata or kwargs.get("name") != metadata.get("langgraph_node") or not _is_task_run(tags):
             return
         if tags and TAG_NOSTREAM in tags:
             return

@@ -1,0 +1,91 @@
+"""Every example runs offline and prints what LangGraph's docs say it prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["LGTRACE_DEMO_DELAY"] = "0"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=EXAMPLES,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_stream_tokens_headline() -> None:
+    out = run_example("stream_tokens.py")
+    every, rest = out.split("== only write_poem")
+    assert "[write_joke] 'Why'" in every and "[write_poem] 'Soft'" in every
+    only_poem, rest = rest.split("== async")
+    assert "Soft| paws| on| the| windowsill,|" in only_poem and "Why" not in only_poem
+    joke_only, metadata = rest.split("== metadata of the last chunk")
+    assert "Why| did| the| cat|" in joke_only and "Soft" not in joke_only
+    for key in (
+        "langgraph_node: 'call_model'",
+        "langgraph_step: 1",
+        "ls_provider: 'openai'",
+        "tags: ['poem']",
+    ):
+        assert key in metadata
+
+
+def test_stream_modes() -> None:
+    out = run_example("stream_modes.py")
+    values = out.split("== stream_mode='values'")[1].split("== stream_mode='updates'")[0]
+    assert values.strip().splitlines() == [
+        "{'topic': 'ice cream'}",
+        "{'topic': 'ice cream and cats'}",
+        "{'topic': 'ice cream and cats', 'joke': 'This is a joke about ice cream and cats'}",
+    ]
+    assert "{'refine_topic': {'topic': 'ice cream and cats'}}" in out
+    assert "'type': 'task_result'" in out and "'triggers': ('branch:to:generate_joke',)" in out
+    assert "Stream mode: custom\n{'custom_key': 'Writing custom data while generating a joke'}" in out
+
+
+def test_subgraphs() -> None:
+    out = run_example("subgraphs.py")
+    parent, nested = out.split("== subgraphs=True")
+    assert "{'node_2': {'foo': 'hi! foobar'}}" in parent and "subgraph_node_1" not in parent
+    lines = nested.strip().splitlines()
+    assert lines[0] == "((), {'node_1': {'foo': 'hi! foo'}})"
+    assert lines[1].startswith("(('node_2:") and "{'subgraph_node_1': {'bar': 'bar'}}" in lines[1]
+    assert lines[3] == "((), {'node_2': {'foo': 'hi! foobar'}})"
+
+
+def test_without_langchain() -> None:
+    out = run_example("without_langchain.py")
+    assert "Why| did| the| cat|" in out
+    assert "node='call_model' tags=['poem']" in out
+    only_poem = out.split("== only the poem")[1]
+    assert "Soft| paws|" in only_poem and "Why" not in only_poem
+
+
+def test_tool_streaming() -> None:
+    out = run_example("tool_streaming.py")
+    custom, tokens = out.split("== LLM tokens")
+    assert [line for line in custom.splitlines() if line.startswith("{")] == [
+        "{'custom_tool_data': 'books'}",
+        "{'custom_tool_data': 'pencils'}",
+        "{'custom_tool_data': 'pictures'}",
+    ]
+    assert "Books:| stories| to| read,|" in tokens
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("[!_]*.py")))
+def test_every_example_has_a_test(name: str) -> None:
+    assert f"test_{name.removesuffix('.py')}" in globals() or name == "stream_tokens.py"
