@@ -31,6 +31,7 @@ class EventChannel:
         "_maxsize",
         "_not_empty",
         "_not_full",
+        "_sleepers",
         "closed",
     )
 
@@ -40,6 +41,7 @@ class EventChannel:
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._maxsize = maxsize
+        self._sleepers = 0  # sync consumer waiting in get_all (skip notify when 0)
         self._consumer = threading.get_ident()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_ready: asyncio.Event | None = None
@@ -66,21 +68,30 @@ class EventChannel:
         with self._lock:
             if self.closed:
                 raise RunCancelled("the stream consumer has stopped")
-            if block and self._maxsize and threading.get_ident() != self._consumer:
+            if (
+                block
+                and self._maxsize
+                and len(self._items) >= self._maxsize
+                and threading.get_ident() != self._consumer
+            ):
                 while len(self._items) >= self._maxsize and not self.closed:
                     self._not_full.wait()
                 if self.closed:
                     raise RunCancelled("the stream consumer has stopped")
             self._items.append(item)
-            self._not_empty.notify()
-        self._wake_async()
+            if self._sleepers:
+                self._not_empty.notify()
+        if self._async_ready is not None:
+            self._wake_async()
 
     def put_final(self, item: Any) -> None:
         """Append without blocking, even after close (task completion markers)."""
         with self._lock:
             self._items.append(item)
-            self._not_empty.notify()
-        self._wake_async()
+            if self._sleepers:
+                self._not_empty.notify()
+        if self._async_ready is not None:
+            self._wake_async()
 
     def _wake_async(self) -> None:
         ready = self._async_ready
@@ -116,7 +127,11 @@ class EventChannel:
         """Wait until at least one item is queued, then take them all (sync consumer)."""
         with self._lock:
             while not self._items:
-                self._not_empty.wait()
+                self._sleepers += 1
+                try:
+                    self._not_empty.wait()
+                finally:
+                    self._sleepers -= 1
             items = list(self._items)
             self._items.clear()
             if self._maxsize:

@@ -111,15 +111,15 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
             return None
         return ns
 
-    def _emit(self, meta: _Meta, message: BaseMessage, *, dedupe: bool, block: bool = True) -> None:
-        msg_id = message.id
+    def _emit_whole(self, meta: _Meta, message: BaseMessage) -> None:
+        """A complete message (model end, node output), unless its id was seen."""
         with self._lock:
-            if dedupe and msg_id is not None and msg_id in self.seen:
+            if message.id is not None and message.id in self.seen:
                 return
-            if msg_id is None:
-                message.id = msg_id = str(uuid.uuid4())
-            self.seen.add(msg_id)
-        self.channel.put((meta[0], "messages", (message, meta[1])), block=block)
+            if message.id is None:
+                message.id = str(uuid.uuid4())
+            self.seen.add(message.id)
+        self.channel.put((meta[0], "messages", (message, meta[1])))
 
     # -- chat model runs -------------------------------------------------------------
 
@@ -154,14 +154,21 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
     ) -> None:
         meta = self.runs.get(run_id)
         if meta is not None and isinstance(chunk, ChatGenerationChunk):
-            self._emit(meta, chunk.message, dedupe=False)
+            self._emit_token(meta, chunk.message)
+
+    def _emit_token(self, meta: _Meta, message: BaseMessage, *, block: bool = True) -> None:
+        """The per-token hot path: no dedupe, no lock (set.add is atomic)."""
+        if message.id is None:
+            message.id = str(uuid.uuid4())
+        self.seen.add(message.id)
+        self.channel.put((meta[0], "messages", (message, meta[1])), block=block)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         meta = self.runs.pop(run_id, None)
         if meta is not None and response.generations and response.generations[0]:
             generation = response.generations[0][0]
             if isinstance(generation, ChatGeneration):
-                self._emit(meta, generation.message, dedupe=True)
+                self._emit_whole(meta, generation.message)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.runs.pop(run_id, None)
@@ -195,7 +202,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         meta = self.runs.pop(run_id, None)
         if meta is not None:
             for message in _messages_in(outputs):
-                self._emit(meta, message, dedupe=True)
+                self._emit_whole(meta, message)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.runs.pop(run_id, None)
@@ -230,7 +237,7 @@ class AsyncStreamMessagesHandler(StreamMessagesHandler):
         channel = self.channel
         if asyncio.get_running_loop() is channel.loop:
             await channel.wait_for_space()
-            self._emit(meta, chunk.message, dedupe=False)
+            self._emit_token(meta, chunk.message)
         else:
             # a sync model call on the loop thread: the consumer is blocked, never wait
-            self._emit(meta, chunk.message, dedupe=False, block=False)
+            self._emit_token(meta, chunk.message, block=False)
