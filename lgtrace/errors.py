@@ -33,11 +33,13 @@ class ParentCommand(Exception):
         self.command = command
 
 
-class RunCancelled(Exception):
+class RunCancelled(BaseException):
     """The consumer stopped the stream; work still running under it is told to stop.
 
     Raised inside node code (by ``writer()`` and the streaming handler) so that
-    loops over model tokens end promptly. It is not an error of the run.
+    loops over model tokens end promptly. It is not an error of the run, and
+    like ``asyncio.CancelledError`` it derives from ``BaseException`` so that
+    ``except Exception`` in user code does not swallow it.
     """
 
 

@@ -22,7 +22,7 @@ Messages = list[Any] | Any
 
 
 def _as_message_list(value: Messages) -> list[BaseMessage]:
-    items = value if isinstance(value, (list, tuple)) else [value]
+    items = value if isinstance(value, list) else [value]
     messages = []
     for m in convert_to_messages(items):
         if isinstance(m, BaseMessageChunk):

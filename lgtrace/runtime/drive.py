@@ -26,7 +26,7 @@ from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 
 from lgtrace.errors import ParentCommand, RunCancelled
-from lgtrace.runtime.run import SCOPE_KEY, GraphRun, Scope, Task, acall_branch
+from lgtrace.runtime.run import GRAPH_RUNS, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
@@ -64,6 +64,7 @@ class _Driver:
         self.subgraphs = subgraphs
         self.run: GraphRun | None = None
         self.pool: ThreadPoolExecutor | None = None
+        self.graph_run_id: uuid.UUID | None = None
 
     def _setup(self) -> GraphRun:
         config = ensure_config(self.config)
@@ -93,6 +94,18 @@ class _Driver:
         if run.parent is None and "messages" in run.modes:
             manager.add_handler(handler_cls(run.channel, subgraphs=self.subgraphs), inherit=True)
         return manager
+
+    def _register(self, run: GraphRun) -> dict[str, Any]:
+        """Name and id of the graph run, announced in ``GRAPH_RUNS`` until it ends."""
+        run_id = run.config.get("run_id") or uuid.uuid4()
+        name = run.config.get("run_name") or self.graph.name
+        GRAPH_RUNS[run_id] = name
+        self.graph_run_id = run_id
+        return {"name": name, "run_id": run_id}
+
+    def _unregister(self) -> None:
+        if self.graph_run_id is not None:
+            GRAPH_RUNS.pop(self.graph_run_id, None)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self.pool is None:
@@ -235,12 +248,7 @@ class SyncDriver(_Driver):
         channel = run.channel
         manager = self._callbacks(run, CallbackManager, StreamMessagesHandler)
         if manager.handlers:
-            run.run_manager = manager.on_chain_start(
-                None,
-                self.input,
-                name=run.config.get("run_name") or self.graph.name,
-                run_id=run.config.get("run_id"),
-            )
+            run.run_manager = manager.on_chain_start(None, self.input, **self._register(run))
         futures: list[Future[Any]] = []
         outcome: BaseException | None = None
         try:
@@ -299,6 +307,7 @@ class SyncDriver(_Driver):
                     run.run_manager.on_chain_end(run.output())
                 else:
                     run.run_manager.on_chain_error(outcome)
+                self._unregister()
 
     def _run_and_post(self, run: GraphRun, task: Task) -> None:
         try:
@@ -327,12 +336,7 @@ class AsyncDriver(_Driver):
         channel.bind_async()
         manager = self._callbacks(run, AsyncCallbackManager, AsyncStreamMessagesHandler)
         if manager.handlers:
-            run.run_manager = await manager.on_chain_start(
-                None,
-                self.input,
-                name=run.config.get("run_name") or self.graph.name,
-                run_id=run.config.get("run_id"),
-            )
+            run.run_manager = await manager.on_chain_start(None, self.input, **self._register(run))
         running: list[asyncio.Task[Any]] = []
         outcome: BaseException | None = None
         try:
@@ -389,6 +393,7 @@ class AsyncDriver(_Driver):
                     await run.run_manager.on_chain_end(run.output())
                 else:
                     await run.run_manager.on_chain_error(outcome)
+                self._unregister()
 
     async def _run_and_post(self, run: GraphRun, task: Task) -> None:
         try:

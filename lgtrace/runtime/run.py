@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from lgtrace.runtime.compiled import CompiledStateGraph
     from lgtrace.runtime.node import NodeSpec
 
+GRAPH_RUNS: dict[uuid.UUID, str] = {}
+"""Run ids of graph runs in flight (only while callbacks observe them) -> graph name.
+
+Lets a callback handler tell a graph's own run from any other chain run."""
+
 SCOPE_KEY = "__lgtrace_scope"
 """Key in ``config["configurable"]`` under which a task hands its run's ``Scope`` down."""
 
@@ -162,8 +167,10 @@ class GraphRun:
                 )
 
     def emit_values(self) -> None:
+        """The whole state (every channel, as LangGraph streams it; ``output()`` filters)."""
         if "values" in self.modes:
-            self.emit("values", self.output())
+            values = self.values
+            self.emit("values", {k: values[k] for k in self.graph.state_keys_ordered if k in values})
 
     def output(self) -> dict[str, Any]:
         values = self.values

@@ -1,0 +1,14 @@
+"""OpenTelemetry for graphs and plain LangChain apps: spans that mirror the debug events.
+
+    from lgtrace.otel import OTelCallbackHandler, configure_otlp
+    configure_otlp(service_name="my-app")           # OTLP/HTTP, standard OTEL_* variables
+    graph.invoke(inputs, {"callbacks": [OTelCallbackHandler()]})
+
+or ``lgtrace.otel.instrument()`` once to trace every run without passing callbacks.
+"""
+
+from lgtrace.otel.content import ContentPolicy
+from lgtrace.otel.handler import OTelCallbackHandler
+from lgtrace.otel.setup import configure_otlp, instrument
+
+__all__ = ["ContentPolicy", "OTelCallbackHandler", "configure_otlp", "instrument"]

@@ -1,0 +1,590 @@
+"""``OTelCallbackHandler``: langchain-core callback events -> OpenTelemetry spans and metrics.
+
+Span tree (parents from the run hierarchy, never from ambient context in callbacks):
+
+    invoke_workflow {graph}            graph run (or the outermost chain of a plain LangChain app)
+      {node}                           one span per graph task, same id/step/triggers as debug events
+        chat {model}  (CLIENT)         one per chat model call
+        execute_tool {tool}            one per tool call
+        invoke_workflow {subgraph}     a subgraph's run, with its own task spans
+
+Other chain runs (prompts, parsers, routers, lambdas) make no span unless
+``capture_chains=True``; their children attach to the nearest traced ancestor.
+A task's span is the current span while the node body runs, so spans created
+inside a node (by the user or an HTTP client instrumentation) are its children.
+
+The handler never raises into the graph: a failure inside it is logged once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider, get_meter_provider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+
+from lgtrace.errors import RunCancelled
+from lgtrace.otel.content import ContentPolicy, capture_from_env
+from lgtrace.runtime.run import GRAPH_RUNS
+
+_log = logging.getLogger("lgtrace.otel")
+
+_PROVIDERS = {
+    "openai": "openai",
+    "azure": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "google_genai": "gcp.gemini",
+    "google_vertexai": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "amazon_bedrock": "aws.bedrock",
+    "mistralai": "mistral_ai",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+    "ollama": "ollama",
+}
+_CANCELLED = (RunCancelled, GeneratorExit)
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(error, (*_CANCELLED, asyncio.CancelledError, KeyboardInterrupt))
+
+
+def _detach(token: object) -> None:
+    """Undo ``attach`` when still in the context it was made in.
+
+    langchain-core runs async end/error callbacks in a task with a *copy* of the
+    run's context (shielded from cancellation); there the task's own context,
+    which is discarded with the task, still holds the span and nothing is to undo.
+    """
+    if isinstance(token, contextvars.Token):
+        with contextlib.suppress(ValueError):
+            token.var.reset(token)
+    else:
+        otel_context.detach(token)
+
+
+@dataclass(slots=True, eq=False)
+class _Run:
+    """What the handler remembers of a run until it ends."""
+
+    span: Span | None
+    parent: UUID | None
+    kind: str
+    root: UUID
+    start: float = field(default_factory=time.perf_counter)
+    token: object | None = None
+    first_chunk: float | None = None
+    metric_attrs: dict[str, Any] | None = None
+
+
+class OTelCallbackHandler(BaseCallbackHandler):
+    """Turns LangChain and lgtrace runs into OpenTelemetry spans and GenAI metrics.
+
+    Pass it in ``config={"callbacks": [OTelCallbackHandler()]}`` (graph or any
+    Runnable), or call ``lgtrace.otel.instrument()`` once to trace everything.
+    """
+
+    run_inline = True  # same thread/context as the run: attach() must happen there
+    raise_error = False
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        capture_content: bool | None = None,
+        max_content_length: int = 16_384,
+        redact: Callable[[Any], Any] | None = None,
+        capture_chains: bool = False,
+        chunk_metrics: bool = False,
+    ) -> None:
+        from lgtrace import __version__
+
+        provider = tracer_provider or trace.get_tracer_provider()
+        self.tracer = provider.get_tracer("lgtrace", __version__)
+        meter = (meter_provider or get_meter_provider()).get_meter("lgtrace", __version__)
+        self.content = ContentPolicy(
+            enabled=capture_from_env() if capture_content is None else capture_content,
+            max_length=max_content_length,
+            redact=redact,
+        )
+        self.capture_chains = capture_chains
+        self.chunk_metrics = chunk_metrics
+        self.runs: dict[UUID, _Run] = {}
+        self.trees: dict[UUID, set[UUID]] = {}
+        """Open runs by the root run of their tree."""
+        self._failed_once = False
+        self.token_usage = meter.create_histogram(
+            "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used"
+        )
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration"
+        )
+        self.ttfc = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time to receive the first chunk of a streamed response",
+        )
+        self.time_per_chunk = (
+            meter.create_histogram(
+                "gen_ai.client.operation.time_per_output_chunk",
+                unit="s",
+                description="Time between consecutive chunks of a streamed response",
+            )
+            if chunk_metrics
+            else None
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _guard(self, what: str) -> None:
+        if not self._failed_once:
+            self._failed_once = True
+            _log.warning("lgtrace OTel handler failed in %s; tracing may be incomplete", what, exc_info=True)
+
+    def _parent_context(self, parent_run_id: UUID | None) -> Any:
+        """The context of the nearest traced ancestor run, or the ambient one for a root."""
+        run_id = parent_run_id
+        while run_id is not None:
+            parent = self.runs.get(run_id)
+            if parent is None:
+                break
+            if parent.span is not None:
+                return trace.set_span_in_context(parent.span)
+            run_id = parent.parent
+        return None  # ambient context: a root run nests under the application's span
+
+    def _start(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        kind: str,
+        name: str | None,
+        span_kind: SpanKind = SpanKind.INTERNAL,
+        attributes: dict[str, Any] | None = None,
+        *,
+        activate: bool = False,
+    ) -> _Run:
+        span = None
+        if name is not None:
+            span = self.tracer.start_span(
+                name, context=self._parent_context(parent_run_id), kind=span_kind, attributes=attributes
+            )
+        parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
+        root = parent.root if parent is not None else run_id
+        run = _Run(span, parent_run_id, kind, root)
+        if activate and span is not None:
+            run.token = otel_context.attach(trace.set_span_in_context(span))
+        self.runs[run_id] = run
+        self.trees.setdefault(root, set()).add(run_id)
+        return run
+
+    def _end(self, run_id: UUID, error: BaseException | None = None, outputs: Any = None) -> _Run | None:
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return None
+        tree = self.trees.get(run.root)
+        if tree is not None:
+            tree.discard(run_id)
+            if run.root == run_id:
+                self._sweep(self.trees.pop(run.root), error)
+        span = run.span
+        if span is not None:
+            if error is not None:
+                self._mark_error(span, error)
+            elif outputs is not None and self.content.enabled and run.kind in ("graph", "task", "chain"):
+                span.set_attribute("output.value", self.content.dumps(outputs))
+                span.set_attribute("output.mime_type", "application/json")
+            span.end()
+        if run.token is not None:
+            _detach(run.token)
+        return run
+
+    def _sweep(self, leftovers: set[UUID], error: BaseException | None) -> None:
+        """The root run ended: end what under it never reported its end.
+
+        langchain-core runs async end callbacks in shielded tasks that a closing
+        event loop may never run; no span may stay open because of that.
+        """
+        for run_id in leftovers:
+            run = self.runs.pop(run_id, None)
+            if run is None or run.span is None:
+                continue
+            run.span.set_attribute("lgtrace.cancelled", True)
+            run.span.set_attribute(
+                "lgtrace.cancel_reason", "parent ended" if error is None else type(error).__name__
+            )
+            run.span.end()
+
+    def _mark_error(self, span: Span, error: BaseException) -> None:
+        if _is_cancellation(error):
+            span.set_attribute("lgtrace.cancelled", True)
+            span.set_attribute("lgtrace.cancel_reason", type(error).__name__)
+            return
+        error_type = type(error).__qualname__
+        span.set_attribute("error.type", error_type)
+        message = str(error)
+        description = f"{error_type}: {message[:200]}" if message else error_type
+        span.set_status(Status(StatusCode.ERROR, description))
+        # the innermost run ends first: it records the exception; ancestors see the mark
+        if not getattr(error, "_lgtrace_recorded", False):
+            span.record_exception(error)
+            with contextlib.suppress(AttributeError):
+                error._lgtrace_recorded = True  # type: ignore[attr-defined]
+
+    # -- chains: graph runs, tasks, other chains ----------------------------------------
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
+            metadata = metadata or {}
+            graph_name = GRAPH_RUNS.get(run_id)
+            if graph_name is not None:
+                run = self._start(
+                    run_id,
+                    parent_run_id,
+                    "graph",
+                    f"invoke_workflow {graph_name}",
+                    attributes={
+                        "gen_ai.operation.name": "invoke_workflow",
+                        "gen_ai.workflow.name": graph_name,
+                        "openinference.span.kind": "CHAIN",
+                    },
+                )
+            elif (
+                name == metadata.get("langgraph_node")
+                and tags
+                and any(t.startswith("graph:step:") for t in tags)
+            ):
+                run = self._start(
+                    run_id,
+                    parent_run_id,
+                    "task",
+                    name,
+                    attributes={
+                        "langgraph.node": name,
+                        "langgraph.step": metadata.get("langgraph_step", -1),
+                        "langgraph.triggers": list(metadata.get("langgraph_triggers", ())),
+                        "langgraph.task_id": str(run_id),
+                        "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
+                        "openinference.span.kind": "CHAIN",
+                    },
+                    activate=True,
+                )
+            elif parent_run_id is None or parent_run_id not in self.runs:
+                run = self._start(
+                    run_id,
+                    parent_run_id,
+                    "chain",
+                    f"invoke_workflow {name}",
+                    attributes={
+                        "gen_ai.operation.name": "invoke_workflow",
+                        "gen_ai.workflow.name": name,
+                        "openinference.span.kind": "CHAIN",
+                    },
+                )
+            elif self.capture_chains:
+                run = self._start(
+                    run_id, parent_run_id, "chain", name, attributes={"openinference.span.kind": "CHAIN"}
+                )
+            else:
+                self._start(run_id, parent_run_id, "hidden", None)
+                return
+            if self.content.enabled and run.span is not None:
+                run.span.set_attribute("input.value", self.content.dumps(inputs))
+                run.span.set_attribute("input.mime_type", "application/json")
+        except Exception:
+            self._guard("on_chain_start")
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            self._end(run_id, outputs=outputs)
+        except Exception:
+            self._guard("on_chain_end")
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            self._end(run_id, error=error)
+        except Exception:
+            self._guard("on_chain_error")
+
+    # -- chat models ---------------------------------------------------------------------
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            metadata = metadata or {}
+            params = kwargs.get("invocation_params") or {}
+            model = (
+                metadata.get("ls_model_name") or params.get("model") or params.get("model_name") or "unknown"
+            )
+            raw_provider = metadata.get("ls_provider") or params.get("_type") or "unknown"
+            provider = _PROVIDERS.get(raw_provider, raw_provider)
+            attributes: dict[str, Any] = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": provider,
+                "gen_ai.request.model": model,
+                "openinference.span.kind": "LLM",
+                "llm.model_name": model,
+                "llm.provider": provider,
+            }
+            temperature = params.get("temperature", metadata.get("ls_temperature"))
+            if isinstance(temperature, (int, float)):
+                attributes["gen_ai.request.temperature"] = float(temperature)
+            max_tokens = params.get(
+                "max_tokens", params.get("max_completion_tokens", metadata.get("ls_max_tokens"))
+            )
+            if isinstance(max_tokens, int):
+                attributes["gen_ai.request.max_tokens"] = max_tokens
+            run = self._start(run_id, parent_run_id, "llm", f"chat {model}", SpanKind.CLIENT, attributes)
+            run.metric_attrs = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": provider,
+                "gen_ai.request.model": model,
+            }
+            if self.content.enabled and run.span is not None and messages:
+                run.span.set_attribute("gen_ai.input.messages", self.content.dumps(messages[0]))
+        except Exception:
+            self._guard("on_chat_model_start")
+
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            params = kwargs.get("invocation_params") or {}
+            model = params.get("model") or params.get("model_name") or "unknown"
+            run = self._start(
+                run_id,
+                parent_run_id,
+                "llm",
+                f"text_completion {model}",
+                SpanKind.CLIENT,
+                {
+                    "gen_ai.operation.name": "text_completion",
+                    "gen_ai.request.model": model,
+                    "openinference.span.kind": "LLM",
+                    "llm.model_name": model,
+                },
+            )
+            run.metric_attrs = {"gen_ai.operation.name": "text_completion", "gen_ai.request.model": model}
+        except Exception:
+            self._guard("on_llm_start")
+
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        now = time.perf_counter()
+        if run.first_chunk is None:
+            run.first_chunk = now
+            if run.span is not None:
+                run.span.set_attribute("gen_ai.request.stream", True)
+                run.span.set_attribute("gen_ai.response.time_to_first_chunk", now - run.start)
+            self.ttfc.record(now - run.start, run.metric_attrs)
+        elif self.time_per_chunk is not None:
+            self.time_per_chunk.record(now - run.first_chunk, run.metric_attrs)
+            run.first_chunk = now
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            run = self.runs.get(run_id)
+            if run is None:
+                return
+            self._record_response(run, response)
+            self._end(run_id)
+            self._record_metrics(run, None)
+        except Exception:
+            self._guard("on_llm_end")
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            run = self._end(run_id, error=error)
+            if run is not None and not _is_cancellation(error):
+                self._record_metrics(run, type(error).__qualname__)
+        except Exception:
+            self._guard("on_llm_error")
+
+    def _record_response(self, run: _Run, response: LLMResult) -> None:
+        span = run.span
+        if span is None:
+            return
+        if run.first_chunk is None:
+            span.set_attribute("gen_ai.request.stream", False)
+        generations = [g for batch in response.generations for g in batch]
+        finish_reasons: list[str] = []
+        usage_in = usage_out = 0
+        response_model = response_id = None
+        outputs = []
+        for gen in generations:
+            info = gen.generation_info or {}
+            message = getattr(gen, "message", None)
+            meta = getattr(message, "response_metadata", None) or {}
+            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+            if reason:
+                finish_reasons.append(str(reason))
+            response_model = response_model or meta.get("model_name") or meta.get("model")
+            response_id = response_id or meta.get("id")
+            usage = getattr(message, "usage_metadata", None)
+            if usage:
+                usage_in += usage.get("input_tokens", 0)
+                usage_out += usage.get("output_tokens", 0)
+            if message is not None:
+                outputs.append(message)
+        llm_output = response.llm_output or {}
+        response_model = response_model or llm_output.get("model_name")
+        if not (usage_in or usage_out):
+            token_usage = llm_output.get("token_usage") or llm_output.get("usage") or {}
+            usage_in = token_usage.get("prompt_tokens", 0) or token_usage.get("input_tokens", 0)
+            usage_out = token_usage.get("completion_tokens", 0) or token_usage.get("output_tokens", 0)
+        if response_model:
+            span.set_attribute("gen_ai.response.model", response_model)
+            if run.metric_attrs is not None:
+                run.metric_attrs["gen_ai.response.model"] = response_model
+        if response_id:
+            span.set_attribute("gen_ai.response.id", str(response_id))
+        if finish_reasons:
+            span.set_attribute("gen_ai.response.finish_reasons", finish_reasons)
+        if usage_in or usage_out:
+            span.set_attribute("gen_ai.usage.input_tokens", usage_in)
+            span.set_attribute("gen_ai.usage.output_tokens", usage_out)
+            span.set_attribute("llm.token_count.prompt", usage_in)
+            span.set_attribute("llm.token_count.completion", usage_out)
+            span.set_attribute("llm.token_count.total", usage_in + usage_out)
+            run.metric_attrs = {**(run.metric_attrs or {}), "_usage": (usage_in, usage_out)}
+        if self.content.enabled and outputs:
+            parts = []
+            for message, reason in zip(outputs, finish_reasons or ["stop"] * len(outputs), strict=False):
+                from lgtrace.otel.content import message_parts
+
+                parts.append({**message_parts(message), "finish_reason": reason})
+            span.set_attribute("gen_ai.output.messages", self.content.dumps(parts))
+
+    def _record_metrics(self, run: _Run, error_type: str | None) -> None:
+        attrs = dict(run.metric_attrs or {})
+        usage = attrs.pop("_usage", None)
+        if error_type is not None:
+            attrs["error.type"] = error_type
+        self.duration.record(time.perf_counter() - run.start, attrs)
+        if usage is not None:
+            self.token_usage.record(usage[0], {**attrs, "gen_ai.token.type": "input"})
+            self.token_usage.record(usage[1], {**attrs, "gen_ai.token.type": "output"})
+
+    # -- tools ---------------------------------------------------------------------------
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            serialized = serialized or {}
+            name = kwargs.get("name") or serialized.get("name") or "tool"
+            attributes: dict[str, Any] = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.type": "function",
+                "openinference.span.kind": "TOOL",
+                "tool.name": name,
+            }
+            if kwargs.get("tool_call_id"):
+                attributes["gen_ai.tool.call.id"] = kwargs["tool_call_id"]
+            if serialized.get("description"):
+                attributes["gen_ai.tool.description"] = serialized["description"]
+                attributes["tool.description"] = serialized["description"]
+            run = self._start(run_id, parent_run_id, "tool", f"execute_tool {name}", attributes=attributes)
+            if self.content.enabled and run.span is not None:
+                run.span.set_attribute("gen_ai.tool.call.arguments", self.content.dumps(inputs or input_str))
+                run.span.set_attribute("input.value", self.content.dumps(inputs or input_str))
+        except Exception:
+            self._guard("on_tool_start")
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            run = self.runs.get(run_id)
+            if run is not None and run.span is not None and self.content.enabled:
+                value = getattr(output, "content", output)
+                run.span.set_attribute("gen_ai.tool.call.result", self.content.dumps(value))
+                run.span.set_attribute("output.value", self.content.dumps(value))
+            self._end(run_id)
+        except Exception:
+            self._guard("on_tool_end")
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            self._end(run_id, error=error)
+        except Exception:
+            self._guard("on_tool_error")
+
+    # -- retrievers: traced as internal chains when asked, else transparent --------------
+
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any],
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            name = kwargs.get("name") or (serialized or {}).get("name") or "retriever"
+            self._start(
+                run_id,
+                parent_run_id,
+                "retriever",
+                f"retrieve {name}",
+                attributes={"openinference.span.kind": "RETRIEVER"},
+            )
+        except Exception:
+            self._guard("on_retriever_start")
+
+    def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id)
+
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, error=error)
