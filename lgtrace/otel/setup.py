@@ -125,22 +125,29 @@ def configure_otlp(
     return tracer_provider, meter_provider
 
 
-_instrumented: ContextVar[OTelCallbackHandler | None] | None = None
+_ACTIVE: ContextVar[OTelCallbackHandler | None] = ContextVar("lgtrace_otel_handler", default=None)
+_hook_registered = False
 
 
 def instrument(**handler_options: Any) -> OTelCallbackHandler:
-    """Trace every LangChain / lgtrace run in this process (no callbacks argument needed).
+    """Trace every LangChain / lgtrace run started from this context (no callbacks argument needed).
 
     Registers an ``OTelCallbackHandler`` with langchain-core's configure hook, so
-    each run's callback manager gets it as an inheritable handler. Call once.
+    each run's callback manager gets it as an inheritable handler. Call it at
+    start-up: contexts copied later (asyncio tasks, executors, lgtrace's task
+    threads) see it; threads started without copying the context do not.
     """
     from langchain_core.tracers.context import register_configure_hook
 
-    global _instrumented
+    global _hook_registered
+    if not _hook_registered:
+        register_configure_hook(_ACTIVE, inheritable=True)
+        _hook_registered = True
     handler = OTelCallbackHandler(**handler_options)
-    if _instrumented is None:
-        _instrumented = ContextVar("lgtrace_otel_handler", default=handler)
-        register_configure_hook(_instrumented, inheritable=True)
-    else:
-        _instrumented.set(handler)
+    _ACTIVE.set(handler)
     return handler
+
+
+def uninstrument() -> None:
+    """Stop tracing runs started from this context (undoes ``instrument``)."""
+    _ACTIVE.set(None)
