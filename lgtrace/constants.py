@@ -13,12 +13,9 @@ END: Final = "__end__"
 TAG_NOSTREAM: Final = "nostream"
 """A model or node tagged with this emits no tokens in ``stream_mode="messages"``."""
 
-TAG_HIDDEN: Final = "langsmith:hidden"
-
 PULL: Final = "__pregel_pull"
 PUSH: Final = "__pregel_push"
 
-RESERVED_NODE_NAMES: Final = frozenset({START, END})
 NS_SEP: Final = "|"
 NS_END: Final = ":"
 

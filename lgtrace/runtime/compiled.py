@@ -3,7 +3,8 @@ langchain-core ``Runnable`` (invoke / ainvoke / stream / astream / batch)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -63,7 +64,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 else self.state_keys_ordered
             )
             triggers = tuple(sorted((f"branch:to:{name}", *self.joins_to.get(name, ()))))
-            self.nodes[name] = _replace(spec, input_keys=keys, triggers=triggers)
+            self.nodes[name] = replace(spec, input_keys=keys, triggers=triggers)
         self.start_node = NodeSpec(
             name=START,
             action=lambda x: x,
@@ -204,13 +205,3 @@ def _reject_unsupported(kwargs: dict[str, Any]) -> None:
         if key in _UNSUPPORTED and value is None:
             continue
         raise TypeError(f"stream() got an unsupported argument {key!r}")
-
-
-def _replace(spec: NodeSpec, **changes: Any) -> NodeSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)
-
-
-def _as_tuple(value: Sequence[str] | str) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)

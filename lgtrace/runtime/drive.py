@@ -128,10 +128,6 @@ class _Driver:
             raise RunCancelled("the stream consumer has stopped")
 
 
-def _is_cancellation(exc: BaseException | None) -> bool:
-    return isinstance(exc, (RunCancelled, GeneratorExit, asyncio.CancelledError))
-
-
 def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     node = task.node
     kwargs: dict[str, Any] = {}

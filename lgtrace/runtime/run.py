@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
-from lgtrace.errors import GraphRecursionError, InvalidUpdateError, ParentCommand
+from lgtrace.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError, ParentCommand
 from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
 from lgtrace.stream.channel import EventChannel
 from lgtrace.types import Command, Send
@@ -182,9 +182,7 @@ class GraphRun:
         """The input as the writes of a hidden step-0 task; routing from START follows."""
         graph = self.graph
         if value is None:
-            raise InvalidUpdateError(
-                f"Graph {graph.name!r} received no input (None); pass a dict of state keys"
-            )
+            raise EmptyInputError(f"Graph {graph.name!r} received no input (None); pass a dict of state keys")
         update = graph.coerce_input(value, strict=self.parent is None)
         path = (PULL, START)
         task = Task(
@@ -288,9 +286,7 @@ class GraphRun:
                 f"Expected node {node.name!r} to return a dict, a Command or None, "
                 f"got {type(result).__name__}: {_short(result)}"
             )
-        task.update = dict(writes) if writes else None
-        if len({k for k, _ in writes}) != len(writes):
-            task.update = _merge_same_key(writes)
+        task.update = dict(writes) if writes else None  # a key written twice shows its last value
 
     def _add_writes(self, task: Task, update: Any) -> None:
         graph = self.graph
@@ -443,13 +439,6 @@ async def acall_branch(branch: Branch, value: Any, config: dict[str, Any]) -> An
         return await branch.path.ainvoke(value, config)  # type: ignore[union-attr]
     result = branch.path(value, config) if branch.wants_config else branch.path(value)  # type: ignore[operator]
     return await result if branch.is_async else result
-
-
-def _merge_same_key(writes: list[tuple[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for k, v in writes:
-        merged[k] = v
-    return merged
 
 
 def _short(value: Any, limit: int = 120) -> str:
