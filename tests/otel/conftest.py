@@ -1,7 +1,8 @@
 """Fixtures for the OTel tests: a real Arize Phoenix collector (session-scoped, loopback only).
 
-Tests that use ``phoenix`` are skipped when ``arize-phoenix`` is not installed or when
-``LGTRACE_SKIP_PHOENIX=1``; select or deselect them with ``-m phoenix_e2e`` / ``-m "not phoenix_e2e"``.
+Under CI (``CI`` set) they never skip. Elsewhere, tests that use ``phoenix`` are skipped
+when ``arize-phoenix`` is not installed or when ``LGTRACE_SKIP_PHOENIX=1``; select or
+deselect them with ``-m phoenix_e2e`` / ``-m "not phoenix_e2e"``.
 (Not ``phoenix``: that marker belongs to arize-phoenix-client's pytest plugin, which records
 marked tests as Phoenix experiments. Run pytest with ``-p no:phoenix`` to keep that plugin,
 which imports the whole Phoenix server package at start-up, out of the test process.)
@@ -43,9 +44,12 @@ def phoenix() -> Iterator[PhoenixServer]:
     The server is shared by the whole session: give each test its own project
     (see ``phoenix_project``).
     """
-    if os.environ.get("LGTRACE_SKIP_PHOENIX", "").strip().lower() in {"1", "true", "yes"}:
+    in_ci = bool(os.environ.get("CI"))
+    if os.environ.get("LGTRACE_SKIP_PHOENIX", "").strip().lower() in {"1", "true", "yes"} and not in_ci:
         pytest.skip("LGTRACE_SKIP_PHOENIX is set")
     if not phoenix_installed():
+        if in_ci:  # the test command installs it: never let CI skip the end-to-end test
+            pytest.fail("arize-phoenix is not installed; install the [test] extra")
         pytest.skip("arize-phoenix is not installed (pip install 'arize-phoenix>=20')")
     timeout = float(os.environ.get("LGTRACE_PHOENIX_STARTUP_TIMEOUT", "120"))
     failure: PhoenixStartupError | None = None
