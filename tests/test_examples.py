@@ -13,13 +13,13 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run_example(name: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
     env["LGTRACE_DEMO_DELAY"] = "0"
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         env=env,
         cwd=EXAMPLES,
     )
@@ -89,3 +89,18 @@ def test_tool_streaming() -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("[!_]*.py")))
 def test_every_example_has_a_test(name: str) -> None:
     assert f"test_{name.removesuffix('.py')}" in globals() or name == "stream_tokens.py"
+
+
+def test_otel_tracing() -> None:
+    out = run_example("otel_tracing.py")
+    tree = out.split("span tree as stored by Phoenix")[1].splitlines()[1:]
+    assert [line.split("  (")[0] for line in tree] == [
+        "invoke_workflow office_agent",
+        "  agent",
+        "    chat gpt-4o-mini",
+        "  tools",
+        "    execute_tool get_items",
+        "  agent",
+        "    chat gpt-4o-mini",
+    ]
+    assert "(LLM)" in tree[2] and "tokens]" in tree[2] and "(TOOL)" in tree[4]

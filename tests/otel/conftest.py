@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .phoenix_server import PhoenixServer, PhoenixStartupError, phoenix_installed, start_phoenix
+from lgtrace.testing.phoenix import PhoenixServer, PhoenixStartupError, phoenix_installed, start_phoenix
 
 _started: list[PhoenixServer] = []
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from .phoenix_server import PhoenixServer, children_of, only, otlp_tracer_provider
+from lgtrace.testing.phoenix import PhoenixServer, children_of, only, otlp_tracer_provider
 
 # Phoenix's start-up (~40-50 s on a 2-core machine) is charged to the first test using it.
 pytestmark = [pytest.mark.phoenix_e2e, pytest.mark.timeout(300)]

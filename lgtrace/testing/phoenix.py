@@ -1,4 +1,7 @@
-"""A real Arize Phoenix collector for end-to-end OTLP tests, run as a subprocess on loopback.
+"""A real Arize Phoenix collector, run as a subprocess on loopback (test and demo utility).
+
+Not for production: it exists so the end-to-end OTel test and the tracing example can start
+Phoenix themselves. Nothing here imports ``phoenix`` in this process.
 
 :func:`start_phoenix` launches ``phoenix serve`` (the ``arize-phoenix`` package) with a private
 temporary working directory and SQLite database, telemetry and every outbound fetch switched off,
