@@ -1,0 +1,152 @@
+"""Deterministic fake chat models and tools (no network, no randomness).
+
+``ScriptedToolModel`` answers with tool calls from a script, choosing the reply
+by how many AI messages the conversation already holds, so it keeps no state
+between runs and every run of a graph sees the same replies.
+
+``TokenModel`` streams ``n_tokens`` one-token chunks; it is the model behind the
+``messages``-mode and concurrency cases, and on its own (``.stream()``) the
+anchor those cases subtract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.tools import BaseTool, StructuredTool
+
+TOOL_NAME = "lookup"
+
+
+def _query(i: int) -> str:
+    return f"query-{i:04d}-" + "abcdef0123456789" * 18
+
+
+def _lookup(query: str) -> str:
+    return f"result for query: {query}" * 10
+
+
+async def _alookup(query: str) -> str:
+    return _lookup(query)
+
+
+def make_tool() -> BaseTool:
+    """The one tool the ReAct agent calls; sync and async bodies, no executor hop."""
+    return StructuredTool.from_function(
+        func=_lookup, coroutine=_alookup, name=TOOL_NAME, description="Look a query up."
+    )
+
+
+def tool_script(n_tool_calls: int) -> list[AIMessage]:
+    """``n_tool_calls`` replies with one tool call each, then a final answer."""
+    replies = [
+        AIMessage(
+            content="",
+            id=f"ai-{i}",
+            tool_calls=[{"id": f"call-{i}", "name": TOOL_NAME, "args": {"query": _query(i)}}],
+        )
+        for i in range(n_tool_calls)
+    ]
+    replies.append(AIMessage(content="answer" * 100, id=f"ai-{n_tool_calls}"))
+    return replies
+
+
+class ScriptedToolModel(BaseChatModel):
+    """Replies ``script[k]`` where ``k`` is the number of AI messages in the input."""
+
+    script: list[AIMessage]
+
+    @property
+    def _llm_type(self) -> str:
+        return "bench-scripted-tool-model"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedToolModel:  # type: ignore[override]
+        return self
+
+    def _reply(self, messages: list[BaseMessage]) -> ChatResult:
+        k = sum(1 for m in messages if isinstance(m, AIMessage))
+        reply = self.script[min(k, len(self.script) - 1)]
+        return ChatResult(generations=[ChatGeneration(message=reply.model_copy())])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._reply(messages)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._reply(messages)
+
+
+class TokenModel(BaseChatModel):
+    """Streams ``n_tokens`` chunks ``"t0 "``, ``"t1 "``, ...; ``invoke`` joins them.
+
+    ``yield_every`` > 0 makes the async stream give the event loop a turn every
+    that many tokens, as a network-bound model would (used by the concurrency case).
+    """
+
+    n_tokens: int
+    yield_every: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "bench-token-model"
+
+    def _tokens(self) -> Iterator[str]:
+        return (f"t{i} " for i in range(self.n_tokens))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="".join(self._tokens())))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for token in self._tokens():
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        every = self.yield_every
+        for i, token in enumerate(self._tokens()):
+            if every and i % every == 0:
+                await asyncio.sleep(0)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))

@@ -1,0 +1,86 @@
+"""Smoke test of the benchmark harness: ``python -m bench --quick`` runs every case.
+
+It checks the harness, not the speed: every implemented case is present in the
+JSON with positive medians (lgtrace and LangGraph agreed on the result, or the
+case would be a mismatch), and every slot is recorded as skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("langgraph", reason="the benchmarks compare against langgraph")
+
+
+def _catalogue() -> list[tuple[str, bool]]:
+    """``(name, is_slot)`` for every case, from ``python -m bench --list``."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    rows = [line.split(None, 2) for line in out.splitlines() if line.strip()]
+    return [(row[0], len(row) > 2 and row[2].startswith("SLOT")) for row in rows]
+
+
+def _positive(variant: dict[str, Any]) -> bool:
+    median = variant.get("median_s")
+    return isinstance(median, float) and median > 0 and all(x > 0 for x in variant["samples_s"])
+
+
+@pytest.mark.timeout(90)
+def test_bench_quick_runs_every_case(tmp_path: Path) -> None:
+    output = tmp_path / "quick.json"
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=85,
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert elapsed < 60, f"--quick took {elapsed:.0f} s"
+
+    data = json.loads(output.read_text())
+    assert data["quick"] is True
+    machine = data["machine"]
+    for key in ("cpu_model", "cores_logical", "python", "date", "packages"):
+        assert machine.get(key), key
+    assert machine["packages"].get("langgraph") and machine["packages"].get("lgtrace")
+
+    records = {r["name"]: r for r in data["cases"]}
+    catalogue = _catalogue()
+    assert catalogue, "no case listed"
+    assert set(records) == {name for name, _ in catalogue}
+
+    for name, is_slot in catalogue:
+        rec = records[name]
+        if is_slot:
+            assert rec["status"] == "skipped" and rec["reason"], name
+            continue
+        assert rec["status"] in ("ok", "partial"), f"{name}: {rec['status']}: {rec['reason']}"
+        assert rec["repeats"] > 0, name
+        variants = rec["variants"]
+        assert _positive(variants["langgraph"]), name
+        if rec["anchor_label"]:
+            assert _positive(variants[rec["anchor_label"]]), name
+        if rec["status"] == "ok":
+            assert _positive(variants["lgtrace"]), name
+            assert rec["ratio"] > 0, name
+            assert variants["lgtrace"]["peak_kib"] > 0 and variants["langgraph"]["peak_kib"] > 0, name
+        else:  # lgtrace skipped itself cleanly (e.g. no tokens yet), LangGraph was still timed
+            assert variants["lgtrace"]["status"] == "skipped" and variants["lgtrace"]["reason"], name
