@@ -353,10 +353,19 @@ class AsyncDriver(_Driver):
                 run.emit_task_starts(tasks)
                 if len(tasks) == 1 and not self.live:
                     task = tasks[0]
-                    ctx = contextvars.copy_context()
-                    await asyncio.create_task(
-                        _run_node_async(run, task, self._task_callbacks(run, task), self._pool), context=ctx
-                    )
+                    if run.run_manager is None:
+                        # nothing observes the run: await the node here (no task, no loop turn)
+                        # and restore the config variable it sets
+                        token = var_child_runnable_config.set(var_child_runnable_config.get())
+                        try:
+                            await _run_node_async(run, task, None, self._pool)
+                        finally:
+                            var_child_runnable_config.reset(token)
+                    else:
+                        await asyncio.create_task(
+                            _run_node_async(run, task, self._task_callbacks(run, task), self._pool),
+                            context=contextvars.copy_context(),
+                        )
                     run.emit_task_result(task)
                 else:
                     running = [

@@ -7,6 +7,11 @@ until the consumer catches up. The consumer's own thread (and its event loop)
 never blocks on ``put``: it is the one that would have to drain.
 Closing the channel (the consumer went away) makes every later ``put`` raise
 ``RunCancelled`` so that work under the run stops at its next event.
+
+The per-event path is a lock, an append and, only when the consumer sleeps, one
+wake-up: a plain lock released for a sync consumer, an ``asyncio.Event`` set for
+an async one. ``threading.Condition`` is kept for the rare producer that must
+wait for space.
 """
 
 from __future__ import annotations
@@ -29,19 +34,20 @@ class EventChannel:
         "_lock",
         "_loop",
         "_maxsize",
-        "_not_empty",
         "_not_full",
-        "_sleepers",
+        "_sleeping",
+        "_wakeup",
         "closed",
     )
 
     def __init__(self, maxsize: int = 0) -> None:
         self._items: deque[Any] = deque()
         self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._maxsize = maxsize
-        self._sleepers = 0  # sync consumer waiting in get_all (skip notify when 0)
+        self._wakeup = threading.Lock()  # held while nobody has to wake the sync consumer
+        self._wakeup.acquire()
+        self._sleeping = False
         self._consumer = threading.get_ident()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_ready: asyncio.Event | None = None
@@ -59,6 +65,8 @@ class EventChannel:
         self._async_ready = asyncio.Event()
         self._async_space = asyncio.Event()
         self._consumer = threading.get_ident()
+
+    # -- producers ---------------------------------------------------------------------
 
     def put(self, item: Any, *, block: bool = True) -> None:
         """Append an item; block a worker thread while the channel is full.
@@ -79,29 +87,27 @@ class EventChannel:
                 if self.closed:
                     raise RunCancelled("the stream consumer has stopped")
             self._items.append(item)
-            if self._sleepers:
-                self._not_empty.notify()
-        if self._async_ready is not None:
-            self._wake_async()
+            self._wake_locked()
 
     def put_final(self, item: Any) -> None:
         """Append without blocking, even after close (task completion markers)."""
         with self._lock:
             self._items.append(item)
-            if self._sleepers:
-                self._not_empty.notify()
-        if self._async_ready is not None:
-            self._wake_async()
+            self._wake_locked()
 
-    def _wake_async(self) -> None:
+    def _wake_locked(self) -> None:
+        if self._sleeping:
+            self._sleeping = False
+            self._wakeup.release()
         ready = self._async_ready
-        if ready is None:
-            return
-        if threading.get_ident() == self._consumer:
-            ready.set()
-        else:
-            with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
-                self._loop.call_soon_threadsafe(ready.set)  # type: ignore[union-attr]
+        if ready is not None and not ready.is_set():
+            if threading.get_ident() == self._consumer:
+                ready.set()
+            else:
+                with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
+                    self._loop.call_soon_threadsafe(ready.set)  # type: ignore[union-attr]
+
+    # -- the consumer ------------------------------------------------------------------
 
     def drain(self) -> list[Any]:
         """Everything queued now, without waiting."""
@@ -114,6 +120,30 @@ class EventChannel:
             self._async_space.set()
         return items
 
+    def get_all(self) -> list[Any]:
+        """Wait until at least one item is queued, then take them all (sync consumer)."""
+        while True:
+            with self._lock:
+                if self._items or self.closed:
+                    items = list(self._items)
+                    self._items.clear()
+                    if self._maxsize:
+                        self._not_full.notify_all()
+                    return items
+                self._sleeping = True
+            self._wakeup.acquire()
+
+    async def aget_all(self) -> list[Any]:
+        """Wait until at least one item is queued, then take them all (async consumer)."""
+        ready = self._async_ready
+        assert ready is not None, "bind_async() first"
+        while not self._items:
+            ready.clear()
+            if self._items:
+                break
+            await ready.wait()
+        return self.drain()
+
     async def wait_for_space(self) -> None:
         """For coroutines on the consumer's loop: wait while the channel is full."""
         space = self._async_space
@@ -123,40 +153,13 @@ class EventChannel:
             space.clear()
             await space.wait()
 
-    def get_all(self) -> list[Any]:
-        """Wait until at least one item is queued, then take them all (sync consumer)."""
-        with self._lock:
-            while not self._items:
-                self._sleepers += 1
-                try:
-                    self._not_empty.wait()
-                finally:
-                    self._sleepers -= 1
-            items = list(self._items)
-            self._items.clear()
-            if self._maxsize:
-                self._not_full.notify_all()
-        return items
-
-    async def aget_all(self) -> list[Any]:
-        """Wait until at least one item is queued, then take them all (async consumer)."""
-        ready = self._async_ready
-        assert ready is not None, "bind_async() first"
-        while True:
-            items = self.drain()
-            if items:
-                return items
-            ready.clear()
-            items = self.drain()
-            if items:
-                return items
-            await ready.wait()
-
     def close(self) -> None:
         """The consumer is gone: wake blocked producers; later ``put`` raises."""
         with self._lock:
             self.closed = True
             self._not_full.notify_all()
-            self._not_empty.notify_all()
+            if self._sleeping:
+                self._sleeping = False
+                self._wakeup.release()
         if self._async_space is not None:
             self._async_space.set()

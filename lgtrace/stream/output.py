@@ -3,7 +3,7 @@
 one mode             -> payload
 a list of modes      -> (mode, payload)
 subgraphs=True       -> (namespace, payload) or (namespace, mode, payload)
-version="v2"         -> {"type": mode, "ns": namespace, "data": payload}
+version="v2"         -> {"type": mode, "ns": namespace, "data": payload} (+ "interrupts" for values)
 """
 
 from __future__ import annotations
@@ -39,7 +39,13 @@ def normalize_modes(stream_mode: Any, default: str) -> tuple[tuple[str, ...], bo
 
 def make_shaper(as_list: bool, subgraphs: bool, version: str) -> Shaper:
     if version == "v2":
-        return lambda ns, mode, payload: {"type": mode, "ns": ns, "data": payload}
+
+        def part(ns: tuple[str, ...], mode: str, payload: Any) -> dict[str, Any]:
+            if mode == "values":  # state snapshots carry the step's interrupts (none without them)
+                return {"type": mode, "ns": ns, "data": payload, "interrupts": ()}
+            return {"type": mode, "ns": ns, "data": payload}
+
+        return part
     if version != "v1":
         raise ValueError(f"Unknown stream version {version!r}; valid versions are 'v1' and 'v2'")
     if subgraphs:
