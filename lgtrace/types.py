@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 N = TypeVar("N")
+OutputT = TypeVar("OutputT")
 
 StreamMode = Literal["values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"]
 """How ``stream`` emits outputs (see ``lgtrace.constants.STREAM_MODES``)."""
@@ -67,4 +68,12 @@ class Command(Generic[N]):
         return f"Command({fields})"
 
 
-__all__ = ["Command", "Send", "StreamMode", "StreamWriter"]
+@dataclass(frozen=True)
+class GraphOutput(Generic[OutputT]):
+    """What ``invoke``/``ainvoke`` return with ``version="v2"``: the final output and any interrupts."""
+
+    value: OutputT
+    interrupts: tuple[Any, ...] = ()
+
+
+__all__ = ["Command", "GraphOutput", "Send", "StreamMode", "StreamWriter"]

@@ -35,7 +35,7 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
-from lgtrace.errors import RunCancelled
+from lgtrace.errors import ParentCommand, RunCancelled
 from lgtrace.otel.content import ContentPolicy, capture_from_env
 from lgtrace.runtime.run import GRAPH_RUNS
 
@@ -232,6 +232,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
             run.span.end()
 
     def _mark_error(self, span: Span, error: BaseException) -> None:
+        if isinstance(error, ParentCommand):  # control flow: the parent graph applies the command
+            span.set_attribute("langgraph.command_to_parent", True)
+            return
         if _is_cancellation(error):
             span.set_attribute("lgtrace.cancelled", True)
             span.set_attribute("lgtrace.cancel_reason", type(error).__name__)

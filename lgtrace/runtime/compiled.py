@@ -13,6 +13,7 @@ from lgtrace.constants import END, START
 from lgtrace.graph.schema import channels_of, is_schema_instance, object_to_update, schema_kind
 from lgtrace.runtime.node import NodeSpec
 from lgtrace.stream.output import make_shaper, normalize_modes
+from lgtrace.types import GraphOutput
 
 if TYPE_CHECKING:
     from lgtrace.graph.state import Branch, StateGraph
@@ -32,8 +33,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.state_keys_ordered = tuple(self.channels)
         self.state_kind = schema_kind(builder.state_schema)
         self.state_schema = builder.state_schema
-        self.input_cls = builder.input_schema
-        self.input_kind = schema_kind(builder.input_schema)
+        self.output_cls = builder.output_schema
+        self.output_kind = schema_kind(builder.output_schema)
         self.input_keys = frozenset(channels_of(builder.input_schema)) or self.state_keys
         self.output_keys = tuple(channels_of(builder.output_schema)) or self.state_keys_ordered
 
@@ -89,8 +90,6 @@ class CompiledStateGraph(Runnable[Any, Any]):
             raise TypeError(
                 f"Input to graph {self.name!r} must be a dict of state keys, got {type(value).__name__}"
             )
-        if self.input_kind == "pydantic":
-            value = object_to_update(self.input_cls.model_validate(value), self.input_keys)
         if strict:
             for key in value:
                 if key not in self.input_keys:
@@ -134,7 +133,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         modes, as_list = normalize_modes(stream_mode, self.stream_mode)
         shaper = make_shaper(as_list, subgraphs, version)
         _reject_unsupported(kwargs)
-        return SyncDriver(self, input, config, modes, subgraphs).events(shaper)
+        return SyncDriver(self, input, config, modes, subgraphs, version).events(shaper)
 
     def astream(
         self,
@@ -152,7 +151,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         modes, as_list = normalize_modes(stream_mode, self.stream_mode)
         shaper = make_shaper(as_list, subgraphs, version)
         _reject_unsupported(kwargs)
-        return AsyncDriver(self, input, config, modes, subgraphs).events(shaper)
+        return AsyncDriver(self, input, config, modes, subgraphs, version).events(shaper)
 
     def invoke(
         self,
@@ -160,18 +159,23 @@ class CompiledStateGraph(Runnable[Any, Any]):
         config: RunnableConfig | None = None,
         *,
         stream_mode: Any = "values",
+        version: str = "v1",
         **kwargs: Any,
     ) -> Any:
-        """Run to completion; return the final state (or, for another mode, the list of chunks)."""
+        """Run to completion; return the final state (or, for another mode, the list of chunks).
+
+        With ``version="v2"`` the final state comes wrapped in a ``GraphOutput``.
+        """
         from lgtrace.runtime.drive import SyncDriver
 
-        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "version", "debug")})
-        if stream_mode == "values" and not kwargs.get("subgraphs"):
-            driver = SyncDriver(self, input, config, (), False)
-            for _ in driver.events(None):
-                pass
-            return driver.run.output()  # type: ignore[union-attr]
-        return list(self.stream(input, config, stream_mode=stream_mode, **kwargs))
+        if stream_mode != "values":
+            return list(self.stream(input, config, stream_mode=stream_mode, version=version, **kwargs))
+        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
+        make_shaper(False, False, version)  # validates the version
+        driver = SyncDriver(self, input, config, (), False, version)
+        for _ in driver.events(None):
+            pass
+        return self._final(driver.run.output(), version)  # type: ignore[union-attr]
 
     async def ainvoke(
         self,
@@ -179,17 +183,32 @@ class CompiledStateGraph(Runnable[Any, Any]):
         config: RunnableConfig | None = None,
         *,
         stream_mode: Any = "values",
+        version: str = "v1",
         **kwargs: Any,
     ) -> Any:
         from lgtrace.runtime.drive import AsyncDriver
 
-        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "version", "debug")})
-        if stream_mode == "values" and not kwargs.get("subgraphs"):
-            driver = AsyncDriver(self, input, config, (), False)
-            async for _ in driver.events(None):
-                pass
-            return driver.run.output()  # type: ignore[union-attr]
-        return [c async for c in self.astream(input, config, stream_mode=stream_mode, **kwargs)]
+        if stream_mode != "values":
+            return [
+                c
+                async for c in self.astream(input, config, stream_mode=stream_mode, version=version, **kwargs)
+            ]
+        _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
+        make_shaper(False, False, version)
+        driver = AsyncDriver(self, input, config, (), False, version)
+        async for _ in driver.events(None):
+            pass
+        return self._final(driver.run.output(), version)  # type: ignore[union-attr]
+
+    def _final(self, output: dict[str, Any], version: str) -> Any:
+        if version != "v2":
+            return output
+        value = self.output_cls(**output) if self.output_kind != "dict" else output
+        return GraphOutput(value=value, interrupts=())
+
+    def typed_state(self, values: dict[str, Any]) -> Any:
+        """The state as an instance of its schema class (what v2 ``values`` parts carry)."""
+        return self.state_schema(**values) if self.state_kind != "dict" else values
 
     def __repr__(self) -> str:
         return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"

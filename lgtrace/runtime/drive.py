@@ -56,12 +56,21 @@ def _max_workers(config: dict[str, Any]) -> int:
 class _Driver:
     """What both drivers share: set-up of the run, its callbacks and its channel."""
 
-    def __init__(self, graph: Any, input: Any, config: Any, modes: tuple[str, ...], subgraphs: bool) -> None:
+    def __init__(
+        self,
+        graph: Any,
+        input: Any,
+        config: Any,
+        modes: tuple[str, ...],
+        subgraphs: bool,
+        version: str = "v1",
+    ) -> None:
         self.graph = graph
         self.input = input
         self.config = config
         self.modes = frozenset(modes)
         self.subgraphs = subgraphs
+        self.version = version
         self.run: GraphRun | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.graph_run_id: uuid.UUID | None = None
@@ -75,8 +84,10 @@ class _Driver:
         parent: Scope | None = config["configurable"].get(SCOPE_KEY)
         channel = EventChannel(STREAM_BUFFER if parent is None else 0)
         run = GraphRun(self.graph, config, local_modes=self.modes, channel=channel, parent=parent)
-        if parent is None and self.subgraphs:
-            run.scope.subgraph_modes = self.modes
+        if parent is None:
+            if self.subgraphs:
+                run.scope.subgraph_modes = self.modes
+            run.scope.typed_values = self.version == "v2"
         self.run = run
         # a step may run inline (no thread hop) unless something must stream while it runs
         self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)

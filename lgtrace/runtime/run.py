@@ -36,6 +36,19 @@ SCOPE_KEY = "__lgtrace_scope"
 
 _NS_ROOT = uuid.UUID("6f1c2d4e-8a3b-4c5d-9e7f-0a1b2c3d4e5f")
 _PUSH_TRIGGERS = (PUSH,)
+_RUNTIME_METADATA = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
 
 
 def _noop_writer(_: Any) -> None:
@@ -54,6 +67,8 @@ class Scope:
     """Set when the top-level consumer stops; shared by the whole run tree."""
     seed: uuid.UUID
     writer: Any = _noop_writer
+    typed_values: bool = False
+    """``values`` events carry schema instances (dataclass / Pydantic), as in v2 output."""
 
 
 @dataclass(slots=True, eq=False)
@@ -102,6 +117,7 @@ class GraphRun:
             self.forward_modes = parent.subgraph_modes
             seed = uuid.uuid5(parent.seed, self.ns_str)
             self.scope = Scope(parent.root, parent.subgraph_modes, parent.cancel, seed)
+            self.scope.typed_values = parent.typed_values
         else:
             self.ns_str, self.ns = "", ()
             self.forward_modes = frozenset()
@@ -147,13 +163,26 @@ class GraphRun:
         wants_debug = "debug" in self.modes
         if not (wants_debug or "tasks" in self.modes):
             return
+        extra = self.task_metadata()
         for t in tasks:
             payload = {"id": t.id, "name": t.name, "input": t.input, "triggers": t.triggers}
+            if extra or t.node.metadata:
+                payload["metadata"] = {**extra, **t.node.metadata}
             self.emit("tasks", payload)
             if wants_debug:
                 self.emit("debug", {"step": t.step, "timestamp": _now(), "type": "task", "payload": payload})
 
+    def task_metadata(self) -> dict[str, Any]:
+        """The user's metadata and tags, as task-start payloads show them."""
+        metadata = {k: v for k, v in self.metadata.items() if k not in _RUNTIME_METADATA}
+        tags = [t for t in self.tags if not t.startswith("seq:step")]
+        if tags:
+            metadata["tags"] = tags
+        return metadata
+
     def emit_task_result(self, t: Task) -> None:
+        if isinstance(t.error, ParentCommand):
+            return  # not a result of this graph: the parent applies the command
         if t.error is None and "updates" in self.modes:
             self.emit("updates", {t.name: t.update})
         wants_debug = "debug" in self.modes
@@ -170,7 +199,8 @@ class GraphRun:
         """The whole state (every channel, as LangGraph streams it; ``output()`` filters)."""
         if "values" in self.modes:
             values = self.values
-            self.emit("values", {k: values[k] for k in self.graph.state_keys_ordered if k in values})
+            state = {k: values[k] for k in self.graph.state_keys_ordered if k in values}
+            self.emit("values", self.graph.typed_state(state) if self.scope.typed_values else state)
 
     def output(self) -> dict[str, Any]:
         values = self.values
@@ -209,9 +239,10 @@ class GraphRun:
         step = self.step + 1
         if step > self.recursion_limit:
             raise GraphRecursionError(
-                f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
-                f"condition in graph {graph.name!r}. You can increase the limit by setting the "
-                "`recursion_limit` config key."
+                f"Recursion limit of {self.recursion_limit} reached without hitting a stop condition. "
+                "You can increase the limit by setting the `recursion_limit` config key.\n"
+                f"Graph {graph.name!r} was about to run step {step} ({len(self.branches) + len(self.sends)} "
+                "tasks pending)."
             )
         self.step = step
         tasks: list[Task] = []
@@ -283,8 +314,9 @@ class GraphRun:
             self._add_writes(task, object_to_update(result, graph.state_keys_ordered))
         else:
             raise InvalidUpdateError(
-                f"Expected node {node.name!r} to return a dict, a Command or None, "
-                f"got {type(result).__name__}: {_short(result)}"
+                f"Expected dict, got {_short(result)}\n"
+                f"Node {node.name!r} returned a {type(result).__name__}; a node returns a dict of state "
+                "updates, a Command, a list of Commands, or None."
             )
         task.update = dict(writes) if writes else None  # a key written twice shows its last value
 
@@ -413,9 +445,9 @@ class GraphRun:
             if reducer is None:
                 if len(writes) > 1:
                     raise InvalidUpdateError(
-                        f"At key {key!r}: can receive only one value per step, but nodes "
-                        f"{[n for n, _ in writes]} all wrote to it in step {self.step}. "
-                        "Use an Annotated key with a reducer to combine values."
+                        f"At key {key!r}: Can receive only one value per step. "
+                        "Use an Annotated key to handle multiple values.\n"
+                        f"Nodes {[n for n, _ in writes]} all wrote to it in step {self.step}."
                     )
                 values[key] = writes[0][1]
             else:

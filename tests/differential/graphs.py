@@ -57,14 +57,15 @@ class Case:
     name: str
     build: Callable[[SimpleNamespace], tuple[Any, Any, Any]]
     async_only: bool = False  # has async nodes: only astream / ainvoke
+    nested: bool = False  # runs subgraphs (events with a non-empty namespace)
 
 
 CATALOGUE: dict[str, Case] = {}
 
 
-def case(*, async_only: bool = False):
+def case(*, async_only: bool = False, nested: bool = False):
     def deco(fn):
-        CATALOGUE[fn.__name__] = Case(fn.__name__, fn, async_only=async_only)
+        CATALOGUE[fn.__name__] = Case(fn.__name__, fn, async_only=async_only, nested=nested)
         return fn
 
     return deco
@@ -158,7 +159,7 @@ def _seed_subgraph(m):
     )
 
 
-@case()
+@case(nested=True)
 def seed_subgraph(m):
     class ParentState(TypedDict):
         foo: str
@@ -298,9 +299,7 @@ def cond_path_map_dict(m):
     b.add_node("even", even)
     b.add_node("odd", odd)
     b.add_edge(m.START, "classify")
-    b.add_conditional_edges(
-        "classify", route, {"is_even": "even", "is_odd": "odd", "stop": m.END}
-    )
+    b.add_conditional_edges("classify", route, {"is_even": "even", "is_odd": "odd", "stop": m.END})
     b.add_edge("even", "classify")
     b.add_edge("odd", "classify")
     return b.compile(), {"n": 2}, None
@@ -506,7 +505,7 @@ def command_update_with_static_edge(m):
     return b.compile(), {"n": 0}, None
 
 
-@case()
+@case(nested=True)
 def command_parent_from_subgraph(m):
     class S(TypedDict, total=False):
         items: Annotated[list, operator.add]
@@ -762,7 +761,7 @@ def messages_parallel_appends(m):
 # --------------------------------------------------------------------------- subgraphs
 
 
-@case()
+@case(nested=True)
 def subgraph_two_levels(m):
     class S(TypedDict, total=False):
         path: Annotated[list, operator.add]
@@ -802,7 +801,7 @@ def subgraph_two_levels(m):
     return g, {"path": []}, None
 
 
-@case()
+@case(nested=True)
 def subgraph_different_schema_invoked_in_node(m):
     class Inner(TypedDict, total=False):
         text: str
@@ -844,7 +843,7 @@ def subgraph_different_schema_invoked_in_node(m):
     return g, {"word": "stressed"}, None
 
 
-@case()
+@case(nested=True)
 def subgraphs_parallel(m):
     class S(TypedDict, total=False):
         items: Annotated[list, operator.add]
@@ -876,7 +875,7 @@ def subgraphs_parallel(m):
     return g, {"items": []}, None
 
 
-@case()
+@case(nested=True)
 def send_to_subgraph(m):
     class S(TypedDict, total=False):
         items: Annotated[list, operator.add]
@@ -946,7 +945,7 @@ def stream_writer_nested_helpers(m):
 # --------------------------------------------------------------------------- config / metadata
 
 
-@case()
+@case(nested=True)
 def config_metadata(m):
     class S(TypedDict, total=False):
         metas: Annotated[list, operator.add]
@@ -1011,7 +1010,7 @@ def error_in_node(m):
     return g, {"n": 1}, None
 
 
-@case()
+@case(nested=True)
 def error_in_subgraph(m):
     class S(TypedDict, total=False):
         items: Annotated[list, operator.add]
@@ -1127,7 +1126,7 @@ def async_nodes(m):
     return g, {"n": 3}, None
 
 
-@case(async_only=True)
+@case(async_only=True, nested=True)
 def async_parallel_and_subgraph(m):
     class S(TypedDict, total=False):
         items: Annotated[list, operator.add]

@@ -27,9 +27,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
-UUID_RE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 MSG = "<msg>"
 EXC = "<exc>"
@@ -39,14 +37,19 @@ EXC = "<exc>"
 
 
 def exc_repr(exc: BaseException, m: Any = None) -> tuple:
-    """``(tag, type name, str, which public LangGraph error class it is)``."""
+    """``(tag, type name, first line of str, which public LangGraph error class it is)``.
+
+    Only the first line of the message is compared: LangGraph appends a
+    "For troubleshooting, visit: ..." line, lgtrace appends a line naming the
+    nodes/step at fault; the first line is the same message in both.
+    """
     kind = None
     if m is not None:
         if isinstance(exc, m.GraphRecursionError):
             kind = "GraphRecursionError"
         elif isinstance(exc, m.InvalidUpdateError):
             kind = "InvalidUpdateError"
-    return (EXC, type(exc).__name__, str(exc), kind)
+    return (EXC, type(exc).__name__, str(exc).split("\n", 1)[0], kind)
 
 
 def freeze(x: Any) -> Any:
@@ -201,9 +204,7 @@ def _position(ev: Any, call: CallSpec) -> str:
 # --------------------------------------------------------------------------- phase 2
 
 
-def canonicalize(
-    events: Sequence[Any], plan: Sequence[tuple[int, bool]], call: CallSpec
-) -> list[Any]:
+def canonicalize(events: Sequence[Any], plan: Sequence[tuple[int, bool]], call: CallSpec) -> list[Any]:
     """Cut ``events`` into the plan's windows and sort the parallel ones.
 
     ``plan`` is ``[(n_events, parallel), ...]`` per superstep, from the oracle.
@@ -270,8 +271,5 @@ def renumber_ids(x: Any, ids: IdMap | None = None) -> Any:
     return x
 
 
-def normalize_stream(
-    events: Sequence[Any], plan: Sequence[tuple[int, bool]], call: CallSpec
-) -> list[Any]:
+def normalize_stream(events: Sequence[Any], plan: Sequence[tuple[int, bool]], call: CallSpec) -> list[Any]:
     return renumber_ids(canonicalize(events, plan, call))
-
