@@ -32,12 +32,11 @@ def _as_message_list(value: Messages) -> list[BaseMessage]:
 
 
 def _with_ids(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
-    out = []
+    """Give every message an id, in place (as LangGraph does: the caller's objects get it too)."""
     for m in messages:
-        if m.id is None:
-            m = m.model_copy(update={"id": str(uuid.uuid4())})
-        out.append(m)
-    return out
+        if not m.id:
+            m.id = str(uuid.uuid4())
+    return list(messages)
 
 
 def add_messages(left: Messages, right: Messages, **kwargs: Any) -> list[BaseMessage]:

@@ -19,6 +19,8 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel
 
+from lgtrace.managed import ManagedValue
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda s: False})()
 """Sentinel for a key that holds no value yet."""
 
@@ -85,8 +87,8 @@ def _type_hints(schema: type) -> dict[str, Any]:
         return hints
 
 
-def channels_of(schema: Any) -> dict[str, Channel]:
-    """Read a schema class into its channels. ``dict`` or ``None`` means no typed keys."""
+def _schema_hints(schema: Any) -> dict[str, Any]:
+    """Key -> type hint of a schema class, without ClassVars and NotRequired/Required wrappers."""
     if schema is None or schema is dict or schema is Any:
         return {}
     if not isinstance(schema, type):
@@ -100,14 +102,37 @@ def channels_of(schema: Any) -> dict[str, Channel]:
         keys = [f.name for f in dataclasses.fields(schema)]
     else:
         keys = [k for k in hints if not k.startswith("__")]
-    out: dict[str, Channel] = {}
+    out = {}
     for key in keys:
         hint = hints.get(key, Any)
-        if get_origin(hint) is typing.ClassVar:
-            continue
-        reducer = _reducer_of(hint)
-        out[key] = Channel(key, reducer, _empty_value(hint) if reducer else MISSING)
+        while get_origin(hint) in (typing.NotRequired, typing.Required):
+            hint = get_args(hint)[0]
+        if get_origin(hint) is not typing.ClassVar:
+            out[key] = hint
     return out
+
+
+def _manager_of(hint: Any) -> type[ManagedValue] | None:
+    if get_origin(hint) is Annotated:
+        for meta in hint.__metadata__:
+            if isinstance(meta, type) and issubclass(meta, ManagedValue):
+                return meta
+    return None
+
+
+def channels_of(schema: Any) -> dict[str, Channel]:
+    """Read a schema class into its channels. ``dict`` or ``None`` means no typed keys."""
+    out: dict[str, Channel] = {}
+    for key, hint in _schema_hints(schema).items():
+        if _manager_of(hint) is None:
+            reducer = _reducer_of(hint)
+            out[key] = Channel(key, reducer, _empty_value(hint) if reducer else MISSING)
+    return out
+
+
+def managed_of(schema: Any) -> dict[str, type[ManagedValue]]:
+    """The schema's managed keys (``RemainingSteps``, ``IsLastStep``) and their managers."""
+    return {k: m for k, h in _schema_hints(schema).items() if (m := _manager_of(h)) is not None}
 
 
 def schema_kind(schema: Any) -> str:

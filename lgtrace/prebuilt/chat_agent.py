@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool
 from lgtrace.constants import END, START
 from lgtrace.graph.message import add_messages
 from lgtrace.graph.state import StateGraph
+from lgtrace.managed import RemainingSteps
 from lgtrace.prebuilt.tool_node import TOOL_CALL_WITH_CONTEXT, ToolNode
 from lgtrace.types import Send
 
@@ -20,9 +21,10 @@ Prompt = str | SystemMessage | Callable[[Any], Any] | Runnable
 
 
 class AgentState(TypedDict):
-    """The agent's state: the conversation."""
+    """The agent's state: the conversation, and the steps it may still take."""
 
     messages: Annotated[Sequence[AnyMessage], add_messages]
+    remaining_steps: NotRequired[RemainingSteps]
 
 
 def _bind_tools(model: LanguageModelLike, tools: Sequence[BaseTool]) -> LanguageModelLike:
@@ -82,16 +84,20 @@ def create_react_agent(
     bound = _bind_tools(model, list(tool_node.tools_by_name.values()))
     model_runnable = _prompt_runnable(prompt) | bound
 
-    def _named(response: Any) -> Any:
+    def _answer(state: Any, response: Any) -> Any:
         if name and isinstance(response, AIMessage):
             response.name = name
+        remaining = state.get("remaining_steps")
+        if remaining is not None and remaining < 2 and getattr(response, "tool_calls", None):
+            # the tools and another model call would not fit in the recursion limit
+            response = AIMessage(id=response.id, content="Sorry, need more steps to process this request.")
         return {"messages": [response]}
 
     def call_model(state: Any, config: RunnableConfig) -> dict[str, Any]:
-        return _named(model_runnable.invoke(state, config))
+        return _answer(state, model_runnable.invoke(state, config))
 
     async def acall_model(state: Any, config: RunnableConfig) -> dict[str, Any]:
-        return _named(await model_runnable.ainvoke(state, config))
+        return _answer(state, await model_runnable.ainvoke(state, config))
 
     def should_continue(state: Any) -> Any:
         last = state["messages"][-1]

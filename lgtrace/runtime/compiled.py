@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from lgtrace.constants import END, START
-from lgtrace.graph.schema import channels_of, is_schema_instance, object_to_update, schema_kind
+from lgtrace.graph.schema import channels_of, is_schema_instance, managed_of, object_to_update, schema_kind
 from lgtrace.runtime.node import NodeSpec
 from lgtrace.stream.output import make_shaper, normalize_modes
 from lgtrace.types import GraphOutput
@@ -33,6 +33,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.state_keys_ordered = tuple(self.channels)
         self.state_kind = schema_kind(builder.state_schema)
         self.state_schema = builder.state_schema
+        self.managed = tuple(managed_of(builder.state_schema).items())
         self.output_cls = builder.output_schema
         self.output_kind = schema_kind(builder.output_schema)
         self.input_keys = frozenset(channels_of(builder.input_schema)) or self.state_keys
@@ -59,13 +60,15 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
         self.nodes: dict[str, NodeSpec] = {}
         for name, spec in builder.nodes.items():
+            schema = spec.input_schema if spec.input_schema is not None else builder.state_schema
             keys = (
                 tuple(channels_of(spec.input_schema))
                 if spec.input_schema is not None
                 else self.state_keys_ordered
             )
             triggers = tuple(sorted((f"branch:to:{name}", *self.joins_to.get(name, ()))))
-            self.nodes[name] = replace(spec, input_keys=keys, triggers=triggers)
+            managed = tuple(managed_of(schema).items())
+            self.nodes[name] = replace(spec, input_keys=keys, triggers=triggers, managed=managed)
         self.start_node = NodeSpec(
             name=START,
             action=lambda x: x,

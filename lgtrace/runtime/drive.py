@@ -49,6 +49,24 @@ _CONFIGURABLE_TO_METADATA = (
 """``configurable`` keys LangGraph also shows in run metadata (so in ``messages`` metadata)."""
 
 
+DEFAULT_RECURSION_LIMIT = int(os.environ.get("LANGGRAPH_DEFAULT_RECURSION_LIMIT", "10007"))
+"""Supersteps a run may take when no ``recursion_limit`` is given (LangGraph 1.2's default)."""
+
+
+def _recursion_limit(config: Any) -> int:
+    """The explicit limit, else the one of the Runnable this graph runs under, else the default.
+
+    langchain-core's ``ensure_config`` fills in 25 for every config, so the limit is read
+    before it: like LangGraph 1.2, a graph given no limit may take 10007 steps.
+    """
+    limit = (config or {}).get("recursion_limit")
+    if limit is None:
+        limit = (var_child_runnable_config.get() or {}).get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"recursion_limit must be an integer of at least 1, got {limit!r}")
+    return limit
+
+
 def _max_workers(config: dict[str, Any]) -> int:
     return config.get("max_concurrency") or min(32, (os.cpu_count() or 1) + 4)
 
@@ -77,6 +95,7 @@ class _Driver:
 
     def _setup(self) -> GraphRun:
         config = ensure_config(self.config)
+        config["recursion_limit"] = _recursion_limit(self.config)
         configurable, metadata = config["configurable"], config["metadata"]
         for key in _CONFIGURABLE_TO_METADATA:
             if key not in metadata and configurable.get(key):

@@ -33,6 +33,8 @@ class NodeSpec:
     ends: tuple[str, ...] | None
     """Destinations declared by annotation or ``destinations=``; None when unknown."""
     triggers: tuple[str, ...] = field(default=())
+    managed: tuple[tuple[str, Any], ...] = field(default=())
+    """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""
 
 
 def _unwrap_callable(fn: Any) -> Any:

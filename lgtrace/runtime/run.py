@@ -227,8 +227,19 @@ class GraphRun:
         return str(uuid.uuid5(self.scope.seed, f"{step}{NS_SEP}{name}{NS_SEP}{path!r}"))
 
     def plan(self) -> list[Task]:
-        """Tasks of the next superstep; raises ``GraphRecursionError`` past the limit."""
+        """Tasks of the next superstep; raises ``GraphRecursionError`` past the limit.
+
+        As in LangGraph, a run that has taken ``recursion_limit`` steps stops with the
+        error even when nothing else would run: at most ``limit - 1`` steps end cleanly.
+        """
         graph = self.graph
+        step = self.step + 1
+        if step > self.recursion_limit:
+            raise GraphRecursionError(
+                f"Recursion limit of {self.recursion_limit} reached without hitting a stop condition. "
+                "You can increase the limit by setting the `recursion_limit` config key.\n"
+                f"Graph {graph.name!r} has run {self.step} steps."
+            )
         names = set(self.branches)
         for ch, seen in self.barriers.items():
             starts, end = graph.joins[ch]
@@ -236,14 +247,6 @@ class GraphRun:
                 names.add(end)
         if not names and not self.sends:
             return []
-        step = self.step + 1
-        if step > self.recursion_limit:
-            raise GraphRecursionError(
-                f"Recursion limit of {self.recursion_limit} reached without hitting a stop condition. "
-                "You can increase the limit by setting the `recursion_limit` config key.\n"
-                f"Graph {graph.name!r} was about to run step {step} ({len(self.branches) + len(self.sends)} "
-                "tasks pending)."
-            )
         self.step = step
         tasks: list[Task] = []
         for idx, send in enumerate(self.sends):
@@ -258,6 +261,8 @@ class GraphRun:
     def node_input(self, node: NodeSpec) -> Any:
         values = self.values
         state = {k: values[k] for k in node.input_keys if k in values}
+        for key, manager in node.managed:
+            state[key] = manager.get(self.step, self.recursion_limit)
         return self.graph.coerce_node_input(node, state)
 
     def make_task(self, node: NodeSpec, path: tuple[Any, ...], triggers: tuple[str, ...], value: Any) -> Task:
@@ -380,6 +385,8 @@ class GraphRun:
             return []
         fresh = self.fresh_state(task.writes)
         pending = []
+        for key, manager in graph.managed:
+            fresh[key] = manager.get(self.step, self.recursion_limit)
         for branch in branches:
             value = graph.coerce_branch_input(fresh)
             if sync and branch.is_async:

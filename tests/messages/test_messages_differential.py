@@ -58,7 +58,7 @@ class Normalizer:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items() if k != "lc_versions"}
+            return {k: self.value(v) for k, v in value.items() if k not in ("lc_versions", "timestamp")}
         if isinstance(value, (list, tuple)):
             return type(value)(self.value(v) for v in value)
         if isinstance(value, BaseMessage):
@@ -338,3 +338,16 @@ def test_list_of_modes_with_subgraphs() -> None:
     kwargs = {"stream_mode": ["messages", "updates"], "subgraphs": True}
     expected, got = (run(subgraph_with_model, impl, **kwargs) for impl in IMPLS)
     assert got == expected
+
+
+@pytest.mark.parametrize("mode", ["values", "updates", "debug", ["updates", "messages", "tasks"]])
+def test_react_agent_in_other_modes(mode: Any) -> None:
+    """create_react_agent: same steps, Send-per-tool-call tasks and remaining_steps as LangGraph."""
+
+    def collect(impl: str) -> list[Any]:
+        graph, inputs = react_agent(load(impl))
+        norm = Normalizer()
+        return [norm.value(c) for c in graph.stream(inputs, stream_mode=mode)]
+
+    expected, got = collect("langgraph"), collect("lgtrace")
+    assert expected and got == expected
