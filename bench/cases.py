@@ -7,14 +7,13 @@ Names stay the same in both modes; the JSON records the sizes actually used.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from bench import graphs
+from bench import graphs, tracing
 from bench.core import Bench, Case, Params, SkipVariant, first_item_bench, norm, stream_bench
 from bench.impls import SUBJECT, Impl
 from bench.models import TokenModel
@@ -392,67 +391,32 @@ for runs, quick_runs in ((100, 10), (1000, 20)):
         )
     )
 
-# --------------------------------------------------------------------------- tracing: slots
+# --------------------------------------------------------------------------- tracing
 
-
-# One case per (state size, content capture, baseline instrumentation): lgtrace
-# with its own OTel handler vs LangGraph with that instrumentation, both
-# exporting to an InMemorySpanExporter through a SimpleSpanProcessor. To fill a
-# slot, give the Case a ``make(m, params)`` that branches on ``m.prefix``:
-#   lgtrace:   config={"callbacks": [lgtrace.otel.OTelCallbackHandler(...)]} with the
-#              content policy from params["content"];
-#   langgraph: Instrumentor().instrument(tracer_provider=...) just before the run and
-#              .uninstrument() after it (untimed) -- these instrumentors patch
-#              langchain-core globally, so they would otherwise trace lgtrace too;
-# and have ``check()`` return the graph's result (compared as usual) after
-# asserting that spans were exported. "history_200kb" = a MessagesState input
-# whose history holds ~200 KB of message text.
-_BASELINES: dict[str, tuple[str, str | None]] = {
-    "openinference": (
-        "OpenInference (openinference-instrumentation-langchain)",
-        "openinference.instrumentation.langchain",
-    ),
-    "openllmetry": (
-        "OpenLLMetry (opentelemetry-instrumentation-langchain)",
-        "opentelemetry.instrumentation.langchain",
-    ),
-    "otel_genai": ("official OTel GenAI LangChain instrumentation", None),
-}
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _tracing_slot_reason(baseline: str) -> str:
-    label, module = _BASELINES[baseline]
-    if module is None:
-        return (
-            f"SLOT: {label} is not installable: it is not published on PyPI under a name of its own "
-            "(opentelemetry-instrumentation-langchain there is Traceloop's OpenLLMetry)"
-        )
-    installed = "installed" if _installed(module) else "NOT installed"
-    return (
-        f"SLOT: tracing case not written yet (waits for lgtrace's OTel handler); baseline {label} {installed}"
-    )
-
-
-for size in ("small_state", "history_200kb"):
+# One case per (state size, content capture, sync/async); each runs one graph (an LLM
+# node and a tool node) untraced, under lgtrace's OTel handler, and under three
+# anchor instrumentations, on the lgtrace graph and on the LangGraph graph (nine
+# variants, interleaved). See bench/tracing.py for how the anchors are kept active
+# only during their own runs and how spans and content capture are verified.
+for size, kib, quick_kib in (("small_state", 0, 0), ("history_200kb", 200, 20)):
     for content in ("content_off", "content_on"):
-        for baseline, (label, _module) in _BASELINES.items():
+        for mode in ("sync", "async"):
+            what = "no history" if not kib else f"{kib} KiB of message history"
             _add(
                 Case(
-                    name=f"tracing_{size}_{content}_vs_{baseline}",
+                    name=f"tracing_{size}_{content}_{mode}",
                     group="tracing",
-                    description=f"OTel spans to an in-memory exporter, {size.replace('_', ' ')}, "
-                    f"content capture {content.removeprefix('content_')}: "
-                    f"lgtrace handler vs LangGraph + {label}",
-                    params={"size": size, "content": content, "baseline": baseline},
-                    quick_params={"size": size, "content": content, "baseline": baseline},
-                    slot=_tracing_slot_reason(baseline),
+                    description=f"agent graph (LLM node + tool node, 1 tool call), {what}, content capture "
+                    f"{content.removeprefix('content_')}, {mode}: untraced vs lgtrace's OTel handler vs "
+                    "OpenInference / OpenLLMetry / OTel GenAI, on the lgtrace and LangGraph graphs",
+                    params={"history_kib": kib, "content": content, "mode": mode},
+                    quick_params={"history_kib": quick_kib, "content": content, "mode": mode},
+                    variants=tracing.tracing_variants,
+                    reference=tracing.reference_of,
+                    finish=tracing.added_times,
+                    metric="wall time of one graph run (stream consumed to the end)",
+                    repeat_factor=2.5,  # ten variants a round; added times are differences: more rounds
+                    shuffle=True,  # a fixed order biases the run after OpenInference's heavy one
                 )
             )
 

@@ -7,7 +7,16 @@ implementation-free anchor, such as the bare model). A ``Bench`` has:
   implementations before anything is timed (it may raise ``SkipVariant``);
 - ``run()``: one timed run, returning the measured quantity in seconds (whole
   run, or time to the first item, as the case says);
-- ``close()``: releases what ``make`` created (an event loop).
+- ``close()``: releases what ``make`` created (an event loop);
+- ``enter()`` / ``leave()``: called by the runner just before / after every
+  ``run()`` (warm-up, timed, memory, profile), outside the timed region and the
+  CPU-time measurement: a variant that needs process-wide state only while it
+  runs (a global instrumentation) switches it on and off there. ``check()``
+  does its own.
+
+A ``Case`` normally builds one ``Bench`` per implementation; a case with
+``variants`` builds any number of labelled ones instead (the tracing cases:
+one graph under several tracers), all compared with the ``reference`` variant.
 """
 
 from __future__ import annotations
@@ -41,6 +50,10 @@ class Bench:
     run: Callable[[], float]
     check: Callable[[], Any]
     close: Callable[[], None] = _noop
+    enter: Callable[[], None] = _noop
+    leave: Callable[[], None] = _noop
+    info: dict[str, Any] = field(default_factory=dict)
+    """Filled by ``check()``; copied into the variant's JSON record (e.g. span counts)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,17 @@ class Case:
     warmup: int | None = None
     """Warm-up runs per variant (default: the settings'); the untimed check run warms up too."""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    variants: Callable[[Params], list[tuple[str, Callable[[], Bench]]]] | None = None
+    """Instead of one Bench per implementation (and ``make``/``anchor``): labelled variants."""
+    reference: str | Callable[[str], str] | None = None
+    """With ``variants``: the label every variant's check result must equal (or a function of the
+    variant's label giving it; default: the first variant)."""
+    shuffle: bool = False
+    """Run the variants of each round in a (seeded) random order instead of A B, B A, ...: with
+    many variants a fixed order gives each one the same predecessor every round, and a run right
+    after a heavy one (large allocations freed) is slower, a bias that shuffling spreads evenly."""
+    finish: Callable[[dict[str, Any]], None] | None = None
+    """Called with the case's record after timing, to add derived numbers."""
 
 
 # --------------------------------------------------------------------------- normalising results

@@ -293,8 +293,14 @@ def fanout_input(n_subjects: int) -> dict[str, Any]:
 
 def react_agent(m: Impl, n_tool_calls: int, *, aio: bool) -> Any:
     """Model node + tool node + conditional edge, over ``MessagesState`` (no ``prebuilt``)."""
-    model = ScriptedToolModel(script=tool_script(n_tool_calls)).bind_tools([make_tool()])
-    tools = {t.name: t for t in [make_tool()]}
+    return agent_graph(m, ScriptedToolModel(script=tool_script(n_tool_calls)), aio=aio)
+
+
+def agent_graph(m: Impl, chat_model: Any, *, aio: bool) -> Any:
+    """``agent`` (the model, tools bound) and ``tools`` nodes, a conditional edge back and forth."""
+    tool = make_tool()
+    model = chat_model.bind_tools([tool])
+    tools = {tool.name: tool}
     end = m.END
 
     def last_ai(state: dict[str, Any]) -> AIMessage:

@@ -19,6 +19,8 @@ PACKAGES = (
     "opentelemetry-sdk",
     "openinference-instrumentation-langchain",
     "opentelemetry-instrumentation-langchain",
+    "opentelemetry-instrumentation-genai-langchain",
+    "opentelemetry-util-genai",
     "psutil",
 )
 

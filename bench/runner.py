@@ -16,6 +16,7 @@ import io
 import logging
 import math
 import pstats
+import random
 import statistics
 import sys
 import threading
@@ -134,16 +135,20 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
         "ratio": None,
         "cpu_ratio": None,
     }
-    if case.slot is not None or case.make is None:
+    if case.slot is not None or (case.make is None and case.variants is None):
         rec["status"], rec["reason"] = "skipped", case.slot or "not implemented"
         return rec
 
     variants: dict[str, dict[str, Any]] = rec["variants"]
     benches: dict[str, Bench] = {}
-    makers: list[tuple[str, Callable[[], Bench]]] = [
-        (prefix, lambda prefix=prefix: case.make(load(prefix), params))  # type: ignore[misc]
-        for prefix in IMPLEMENTATIONS
-    ]
+    makers: list[tuple[str, Callable[[], Bench]]]
+    if case.variants is not None:
+        makers = case.variants(params)
+    else:
+        makers = [
+            (prefix, lambda prefix=prefix: case.make(load(prefix), params))  # type: ignore[misc]
+            for prefix in IMPLEMENTATIONS
+        ]
     if case.anchor is not None:
         anchor = case.anchor
         makers.append((case.anchor_label, lambda: anchor(params)))
@@ -155,12 +160,21 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
             try:
                 bench = benches[label] = make()
                 checks[label] = bench.check()
-                variants[label] = {"status": "ok"}
+                variants[label] = {"status": "ok", **bench.info}
                 CALLBACK_ERRORS.charge(rec, label)
             except SkipVariant as e:
                 variants[label] = {"status": "skipped", "reason": str(e)}
             except Exception as e:
                 variants[label] = {"status": "error", "reason": _describe(e)}
+        if case.variants is not None:
+            if not _compare_variants(case, rec, checks):
+                return rec
+            live = [label for label in benches if variants[label]["status"] == "ok"]
+            rec["phases_s"] = {"build_and_check": round(time.perf_counter() - t_check, 3)}
+            _time_or_error(case, settings, rec, {label: benches[label] for label in live})
+            if case.finish is not None and rec["status"] != "error":
+                case.finish(rec)
+            return rec
         if BASELINE not in checks:
             rec["status"] = "error"
             rec["reason"] = f"{BASELINE} failed: {variants[BASELINE].get('reason')}"
@@ -176,12 +190,44 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
             rec["reason"] = f"{SUBJECT} {sub['status']}: {sub['reason']}"
         live = [label for label in benches if variants[label]["status"] == "ok"]
         rec["phases_s"] = {"build_and_check": round(time.perf_counter() - t_check, 3)}
-        _time(case, settings, rec, {label: benches[label] for label in live})
+        _time_or_error(case, settings, rec, {label: benches[label] for label in live})
     finally:
         for bench in benches.values():
             bench.close()
         CALLBACK_ERRORS.charge(rec, "unattributed")
     return rec
+
+
+def _compare_variants(case: Case, rec: dict[str, Any], checks: dict[str, Any]) -> bool:
+    """A case with ``variants``: every result must equal the reference's. False: nothing to time."""
+    variants = rec["variants"]
+    first = next(iter(variants))
+    reference = case.reference
+    for label in variants:
+        ref = reference(label) if callable(reference) else reference or first
+        if ref not in checks:
+            rec["status"] = "error"
+            rec["reason"] = f"reference {ref} {variants[ref]['status']}: {variants[ref].get('reason')}"
+            return False
+        if label in checks:
+            diff = first_difference(checks[label], checks[ref])
+            if diff is not None:
+                rec["status"], rec["reason"] = "mismatch", f"{label} differs from {ref}: {diff}"
+                return False
+    failed = {label: v for label, v in variants.items() if v["status"] != "ok"}
+    if failed:
+        errors = any(v["status"] == "error" for v in failed.values())
+        rec["status"] = "error" if errors else "partial"
+        rec["reason"] = "; ".join(f"{label} {v['status']}: {v['reason']}" for label, v in failed.items())
+    return True
+
+
+def _time_or_error(case: Case, settings: Settings, rec: dict[str, Any], benches: dict[str, Bench]) -> None:
+    """``_time``; a failure while timing (a variant's ``leave()`` check, say) marks the case an error."""
+    try:
+        _time(case, settings, rec, benches)
+    except Exception as e:
+        rec["status"], rec["reason"] = "error", f"while timing: {_describe(e)}"
 
 
 def _time(case: Case, settings: Settings, rec: dict[str, Any], benches: dict[str, Bench]) -> None:
@@ -195,7 +241,7 @@ def _time(case: Case, settings: Settings, rec: dict[str, Any], benches: dict[str
         estimate = {label: 0.0 for label in labels}
         for _ in range(settings.warmup if case.warmup is None else case.warmup):
             for label in labels:
-                estimate[label] = benches[label].run()
+                estimate[label] = _run_once(benches[label])
                 CALLBACK_ERRORS.charge(rec, label)
         # rounds: as many as fit the budget (estimated from the warm-up, and re-checked
         # as we go, since one warm-up run is a poor estimate on a busy machine)
@@ -209,15 +255,26 @@ def _time(case: Case, settings: Settings, rec: dict[str, Any], benches: dict[str
         phases["warmup"] = round(t1 - t0, 3)
         samples: dict[str, list[float]] = {label: [] for label in labels}
         cpu: dict[str, list[float]] = {label: [] for label in labels}
+        rng = random.Random(0)
         for i in range(repeats):
             if i >= settings.min_repeats and time.perf_counter() - t1 > budget:
                 repeats = i
                 break
             gc.collect()
-            for label in labels if i % 2 == 0 else labels[::-1]:
-                c0 = time.process_time()
-                samples[label].append(benches[label].run())
-                cpu[label].append(time.process_time() - c0)
+            if case.shuffle:
+                order = labels[:]
+                rng.shuffle(order)
+            else:
+                order = labels if i % 2 == 0 else labels[::-1]
+            for label in order:
+                bench = benches[label]
+                bench.enter()
+                try:
+                    c0 = time.process_time()
+                    samples[label].append(bench.run())
+                    cpu[label].append(time.process_time() - c0)
+                finally:
+                    bench.leave()
                 CALLBACK_ERRORS.charge(rec, label)
         rec["repeats"] = repeats
         t2 = time.perf_counter()
@@ -243,11 +300,43 @@ def _time(case: Case, settings: Settings, rec: dict[str, Any], benches: dict[str
             rec["cpu_ratio"] = variants[SUBJECT]["cpu_median_s"] / cpu_base if cpu_base > 0 else None
         if settings.memory:
             for label in labels:
-                variants[label]["peak_kib"] = traced_peak(benches[label].run) / 1024
+                bench = benches[label]
+                bench.enter()
+                try:
+                    variants[label]["peak_kib"] = traced_peak(bench.run) / 1024
+                finally:
+                    bench.leave()
                 CALLBACK_ERRORS.charge(rec, label)
             phases["memory"] = round(time.perf_counter() - t2, 3)
     finally:
         gc.unfreeze()
+
+
+def _run_once(bench: Bench) -> float:
+    bench.enter()
+    try:
+        return bench.run()
+    finally:
+        bench.leave()
+
+
+def _profile_target(case: Case, params: dict[str, Any], prefix: str) -> tuple[str, Bench]:
+    """The Bench ``--profile PREFIX`` runs: the implementation's, or (a case with ``variants``) the
+    variant labelled PREFIX, else ``PREFIX+PREFIX`` (lgtrace's graph under lgtrace's handler), else
+    the first traced one of that implementation (``PREFIX+...``)."""
+    if case.variants is None:
+        assert case.make is not None
+        return prefix, case.make(load(prefix), params)
+    makers = dict(case.variants(params))
+    label = prefix if prefix in makers else f"{prefix}+{prefix}" if f"{prefix}+{prefix}" in makers else None
+    if label is None:
+        candidates = [k for k in makers if k.startswith(prefix + "+") and not k.endswith("+none")]
+        if not candidates:
+            raise SystemExit(f"{case.name}: no variant {prefix!r}; variants: {', '.join(makers)}")
+        label = candidates[0]
+    bench = makers[label]()
+    bench.check()
+    return label, bench
 
 
 def profile_case(case: Case, settings: Settings, prefix: str = SUBJECT, top: int = 25) -> str:
@@ -256,10 +345,10 @@ def profile_case(case: Case, settings: Settings, prefix: str = SUBJECT, top: int
     Threads started during the run (worker pools of sync runs) are profiled too,
     each with its own profiler, and merged into one report.
     """
-    if case.make is None:
+    if case.slot is not None or (case.make is None and case.variants is None):
         return f"{case.name}: nothing to profile ({case.slot})"
     params = case.quick_params if settings.quick else case.params
-    bench = case.make(load(prefix), params)
+    prefix, bench = _profile_target(case, params, prefix)
     profiles: list[cProfile.Profile] = []
     original_run = threading.Thread.run
 
@@ -269,8 +358,9 @@ def profile_case(case: Case, settings: Settings, prefix: str = SUBJECT, top: int
         prof.runcall(original_run, thread)
 
     try:
-        bench.run()
+        _run_once(bench)
         main = cProfile.Profile()
+        bench.enter()
         threading.Thread.run = profiled_run  # type: ignore[method-assign]
         try:
             main.enable()
@@ -278,6 +368,7 @@ def profile_case(case: Case, settings: Settings, prefix: str = SUBJECT, top: int
             main.disable()
         finally:
             threading.Thread.run = original_run  # type: ignore[method-assign]
+            bench.leave()
     finally:
         bench.close()
     out = io.StringIO()
@@ -333,6 +424,18 @@ def _median(rec: dict[str, Any], label: str | None) -> float | None:
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
+    """The results table; the tracing cases (many variants each) get a table of their own."""
+    from bench.tracing import format_tracing
+
+    tracing = [r for r in records if r["group"] == "tracing"]
+    others = [r for r in records if r["group"] != "tracing"]
+    parts = [_format_main(others)] if others else []
+    if tracing:
+        parts.append(format_tracing(tracing, fmt_s))
+    return "\n\n".join(parts)
+
+
+def _format_main(records: list[dict[str, Any]]) -> str:
     w = max([34, *(len(r["name"]) for r in records if r["status"] != "skipped")])
     head = (
         f"{'case':<{w}} {SUBJECT:>10} {BASELINE:>10} {'ratio':>6} {'cpu':>5} {'anchor':>10}  "
@@ -374,12 +477,24 @@ LEGEND = f"""\
 Times are medians over n interleaved rounds. ratio = {SUBJECT} / {BASELINE} (below 1: {SUBJECT} faster).
 cpu: the same ratio of median process CPU time (all threads) per run: steadier on a busy machine.
 anchor: an implementation-free reference (the bare model's own stream), where a case has one.
+tracing: added = traced median - untraced median of the same graph; the ratio is lgtrace's added time
+over the cheapest anchor instrumentation's (OpenInference, OpenLLMetry, OTel GenAI) on the same graph.
 derived: per-unit time (whole run / units), per-token overhead over the anchor, or throughput.
 peak mem: tracemalloc peak of Python allocations during one separate, untimed run (not RSS)."""
 
 
 def log_line(rec: dict[str, Any], elapsed: float) -> str:
     status = rec["status"]
+    tracing = rec.get("tracing")
+    if tracing:
+        ours = tracing["added_s"].get(f"{SUBJECT}+{SUBJECT}")
+        vs = tracing.get(f"vs_cheapest_anchor_on_{SUBJECT}") or {}
+        ratio = vs.get("ratio")
+        return (
+            f"  {rec['name']:<38} lgtrace added {fmt_s(ours):>10}, cheapest anchor "
+            f"({vs.get('anchor', '-')}) {fmt_s(vs.get('anchor_added_s')):>10}, ratio "
+            f"{'-' if ratio is None else f'{ratio:.2f}'}  ({status}, n={rec['repeats']}, {elapsed:.1f}s)"
+        )
     if rec["ratio"] is not None:
         s, b = _median(rec, SUBJECT), _median(rec, BASELINE)
         return (

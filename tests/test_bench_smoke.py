@@ -3,6 +3,9 @@
 It checks the harness, not the speed: every implemented case is present in the
 JSON with positive medians (lgtrace and LangGraph agreed on the result, or the
 case would be a mismatch), and every slot is recorded as skipped with a reason.
+The tracing cases (one graph under several tracers) must have timed every
+variant whose instrumentation is installed, each traced one with exported spans,
+and derived the added times.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ def test_bench_quick_runs_every_case(tmp_path: Path) -> None:
         if is_slot:
             assert rec["status"] == "skipped" and rec["reason"], name
             continue
+        if rec["group"] == "tracing":
+            _check_tracing(rec)
+            continue
         assert rec["status"] in ("ok", "partial"), f"{name}: {rec['status']}: {rec['reason']}"
         assert rec["repeats"] > 0, name
         variants = rec["variants"]
@@ -84,3 +90,23 @@ def test_bench_quick_runs_every_case(tmp_path: Path) -> None:
             assert variants["lgtrace"]["peak_kib"] > 0 and variants["langgraph"]["peak_kib"] > 0, name
         else:  # lgtrace skipped itself cleanly (e.g. no tokens yet), LangGraph was still timed
             assert variants["lgtrace"]["status"] == "skipped" and variants["lgtrace"]["reason"], name
+
+
+def _check_tracing(rec: dict[str, Any]) -> None:
+    """A tracing case: every variant timed (or skipped because its package is missing), spans
+    exported by every traced one, added times derived for lgtrace's handler."""
+    name = rec["name"]
+    assert rec["status"] in ("ok", "partial"), f"{name}: {rec['status']}: {rec['reason']}"
+    assert rec["repeats"] > 0, name
+    variants = rec["variants"]
+    for required in ("langgraph+none", "lgtrace+none", "lgtrace+lgtrace"):
+        assert _positive(variants[required]), f"{name}: {required}"
+    for label, variant in variants.items():
+        if variant["status"] == "skipped":
+            assert "not installed" in variant["reason"], f"{name}: {label}: {variant['reason']}"
+            continue
+        assert variant["status"] == "ok" and _positive(variant), f"{name}: {label}"
+        if not label.endswith(("+none", "+noop")):
+            assert variant["spans_per_run"] > 0 and variant["token_attributes"], f"{name}: {label}"
+            assert bool(variant["content_found"]) == (rec["params"]["content"] == "content_on"), label
+    assert "lgtrace+lgtrace" in rec["tracing"]["added_s"], name
