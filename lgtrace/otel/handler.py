@@ -36,7 +36,7 @@ from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from lgtrace.errors import ParentCommand, RunCancelled
-from lgtrace.otel.content import ContentPolicy, capture_from_env
+from lgtrace.otel.content import ContentPolicy, capture_from_env, message_parts
 from lgtrace.runtime.run import GRAPH_RUNS
 
 _log = logging.getLogger("lgtrace.otel")
@@ -86,6 +86,8 @@ class _Run:
     parent: UUID | None
     kind: str
     root: UUID
+    context: Any = None
+    """The span's context, made once, shared by its children as their parent."""
     start: float = field(default_factory=time.perf_counter)
     token: object | None = None
     first_chunk: float | None = None
@@ -157,16 +159,14 @@ class OTelCallbackHandler(BaseCallbackHandler):
             self._failed_once = True
             _log.warning("lgtrace OTel handler failed in %s; tracing may be incomplete", what, exc_info=True)
 
-    def _parent_context(self, parent_run_id: UUID | None) -> Any:
+    def _parent_context(self, parent: _Run | None) -> Any:
         """The context of the nearest traced ancestor run, or the ambient one for a root."""
-        run_id = parent_run_id
-        while run_id is not None:
-            parent = self.runs.get(run_id)
-            if parent is None:
-                break
+        while parent is not None:
             if parent.span is not None:
-                return trace.set_span_in_context(parent.span)
-            run_id = parent.parent
+                if parent.context is None:
+                    parent.context = trace.set_span_in_context(parent.span)
+                return parent.context
+            parent = self.runs.get(parent.parent) if parent.parent is not None else None
         return None  # ambient context: a root run nests under the application's span
 
     def _start(
@@ -180,16 +180,17 @@ class OTelCallbackHandler(BaseCallbackHandler):
         *,
         activate: bool = False,
     ) -> _Run:
+        parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
         span = None
         if name is not None:
             span = self.tracer.start_span(
-                name, context=self._parent_context(parent_run_id), kind=span_kind, attributes=attributes
+                name, context=self._parent_context(parent), kind=span_kind, attributes=attributes
             )
-        parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
         root = parent.root if parent is not None else run_id
         run = _Run(span, parent_run_id, kind, root)
         if activate and span is not None:
-            run.token = otel_context.attach(trace.set_span_in_context(span))
+            run.context = trace.set_span_in_context(span)
+            run.token = otel_context.attach(run.context)
         self.runs[run_id] = run
         self.trees.setdefault(root, set()).add(run_id)
         return run
@@ -208,8 +209,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
             if error is not None:
                 self._mark_error(span, error)
             elif outputs is not None and self.content.enabled and run.kind in ("graph", "task", "chain"):
-                span.set_attribute("output.value", self.content.dumps(outputs))
-                span.set_attribute("output.mime_type", "application/json")
+                span.set_attributes(
+                    {"output.value": self.content.dumps(outputs), "output.mime_type": "application/json"}
+                )
             span.end()
         if run.token is not None:
             _detach(run.token)
@@ -319,8 +321,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 self._start(run_id, parent_run_id, "hidden", None)
                 return
             if self.content.enabled and run.span is not None:
-                run.span.set_attribute("input.value", self.content.dumps(inputs))
-                run.span.set_attribute("input.mime_type", "application/json")
+                run.span.set_attributes(
+                    {"input.value": self.content.dumps(inputs), "input.mime_type": "application/json"}
+                )
         except Exception:
             self._guard("on_chain_start")
 
@@ -363,7 +366,6 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 "gen_ai.request.model": model,
                 "openinference.span.kind": "LLM",
                 "llm.model_name": model,
-                "llm.provider": provider,
             }
             temperature = params.get("temperature", metadata.get("ls_temperature"))
             if isinstance(temperature, (int, float)):
@@ -421,8 +423,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if run.first_chunk is None:
             run.first_chunk = now
             if run.span is not None:
-                run.span.set_attribute("gen_ai.request.stream", True)
-                run.span.set_attribute("gen_ai.response.time_to_first_chunk", now - run.start)
+                run.span.set_attributes(
+                    {"gen_ai.request.stream": True, "gen_ai.response.time_to_first_chunk": now - run.start}
+                )
             self.ttfc.record(now - run.start, run.metric_attrs)
         elif self.time_per_chunk is not None:
             self.time_per_chunk.record(now - run.first_chunk, run.metric_attrs)
@@ -451,28 +454,29 @@ class OTelCallbackHandler(BaseCallbackHandler):
         span = run.span
         if span is None:
             return
+        attrs: dict[str, Any] = {}
         if run.first_chunk is None:
-            span.set_attribute("gen_ai.request.stream", False)
-        generations = [g for batch in response.generations for g in batch]
+            attrs["gen_ai.request.stream"] = False
         finish_reasons: list[str] = []
         usage_in = usage_out = 0
         response_model = response_id = None
         outputs = []
-        for gen in generations:
-            info = gen.generation_info or {}
-            message = getattr(gen, "message", None)
-            meta = getattr(message, "response_metadata", None) or {}
-            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
-            if reason:
-                finish_reasons.append(str(reason))
-            response_model = response_model or meta.get("model_name") or meta.get("model")
-            response_id = response_id or meta.get("id")
-            usage = getattr(message, "usage_metadata", None)
-            if usage:
-                usage_in += usage.get("input_tokens", 0)
-                usage_out += usage.get("output_tokens", 0)
-            if message is not None:
-                outputs.append(message)
+        for batch in response.generations:
+            for gen in batch:
+                info = gen.generation_info or {}
+                message = getattr(gen, "message", None)
+                meta = getattr(message, "response_metadata", None) or {}
+                reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+                if reason:
+                    finish_reasons.append(str(reason))
+                response_model = response_model or meta.get("model_name") or meta.get("model")
+                response_id = response_id or meta.get("id")
+                usage = getattr(message, "usage_metadata", None)
+                if usage:
+                    usage_in += usage.get("input_tokens", 0)
+                    usage_out += usage.get("output_tokens", 0)
+                if message is not None:
+                    outputs.append(message)
         llm_output = response.llm_output or {}
         response_model = response_model or llm_output.get("model_name")
         if not (usage_in or usage_out):
@@ -480,27 +484,25 @@ class OTelCallbackHandler(BaseCallbackHandler):
             usage_in = token_usage.get("prompt_tokens", 0) or token_usage.get("input_tokens", 0)
             usage_out = token_usage.get("completion_tokens", 0) or token_usage.get("output_tokens", 0)
         if response_model:
-            span.set_attribute("gen_ai.response.model", response_model)
+            attrs["gen_ai.response.model"] = response_model
             if run.metric_attrs is not None:
                 run.metric_attrs["gen_ai.response.model"] = response_model
         if response_id:
-            span.set_attribute("gen_ai.response.id", str(response_id))
+            attrs["gen_ai.response.id"] = str(response_id)
         if finish_reasons:
-            span.set_attribute("gen_ai.response.finish_reasons", finish_reasons)
+            attrs["gen_ai.response.finish_reasons"] = finish_reasons
         if usage_in or usage_out:
-            span.set_attribute("gen_ai.usage.input_tokens", usage_in)
-            span.set_attribute("gen_ai.usage.output_tokens", usage_out)
-            span.set_attribute("llm.token_count.prompt", usage_in)
-            span.set_attribute("llm.token_count.completion", usage_out)
-            span.set_attribute("llm.token_count.total", usage_in + usage_out)
+            attrs["gen_ai.usage.input_tokens"] = usage_in
+            attrs["gen_ai.usage.output_tokens"] = usage_out
+            attrs["llm.token_count.prompt"] = usage_in
+            attrs["llm.token_count.completion"] = usage_out
+            attrs["llm.token_count.total"] = usage_in + usage_out
             run.metric_attrs = {**(run.metric_attrs or {}), "_usage": (usage_in, usage_out)}
         if self.content.enabled and outputs:
-            parts = []
-            for message, reason in zip(outputs, finish_reasons or ["stop"] * len(outputs), strict=False):
-                from lgtrace.otel.content import message_parts
-
-                parts.append({**message_parts(message), "finish_reason": reason})
-            span.set_attribute("gen_ai.output.messages", self.content.dumps(parts))
+            reasons = finish_reasons or ["stop"] * len(outputs)
+            parts = [{**message_parts(m), "finish_reason": r} for m, r in zip(outputs, reasons, strict=False)]
+            attrs["gen_ai.output.messages"] = self.content.dumps(parts)
+        span.set_attributes(attrs)
 
     def _record_metrics(self, run: _Run, error_type: str | None) -> None:
         attrs = dict(run.metric_attrs or {})
@@ -532,17 +534,15 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 "gen_ai.tool.name": name,
                 "gen_ai.tool.type": "function",
                 "openinference.span.kind": "TOOL",
-                "tool.name": name,
             }
             if kwargs.get("tool_call_id"):
                 attributes["gen_ai.tool.call.id"] = kwargs["tool_call_id"]
             if serialized.get("description"):
                 attributes["gen_ai.tool.description"] = serialized["description"]
-                attributes["tool.description"] = serialized["description"]
             run = self._start(run_id, parent_run_id, "tool", f"execute_tool {name}", attributes=attributes)
             if self.content.enabled and run.span is not None:
-                run.span.set_attribute("gen_ai.tool.call.arguments", self.content.dumps(inputs or input_str))
-                run.span.set_attribute("input.value", self.content.dumps(inputs or input_str))
+                arguments = self.content.dumps(inputs or input_str)
+                run.span.set_attributes({"gen_ai.tool.call.arguments": arguments, "input.value": arguments})
         except Exception:
             self._guard("on_tool_start")
 
@@ -551,8 +551,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
             run = self.runs.get(run_id)
             if run is not None and run.span is not None and self.content.enabled:
                 value = getattr(output, "content", output)
-                run.span.set_attribute("gen_ai.tool.call.result", self.content.dumps(value))
-                run.span.set_attribute("output.value", self.content.dumps(value))
+                result = self.content.dumps(value)
+                run.span.set_attributes({"gen_ai.tool.call.result": result, "output.value": result})
             self._end(run_id)
         except Exception:
             self._guard("on_tool_end")
