@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -62,6 +63,19 @@ def _is_cancellation(error: BaseException) -> bool:
     import asyncio
 
     return isinstance(error, (*_CANCELLED, asyncio.CancelledError, KeyboardInterrupt))
+
+
+def _guarded(method: Callable[..., None]) -> Callable[..., None]:
+    """A callback that never raises into the run: a failure is logged once (``_guard``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: OTelCallbackHandler, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception:
+            self._guard(method.__name__)
+
+    return wrapper
 
 
 def _detach(token: object) -> None:
@@ -254,6 +268,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     # -- chains: graph runs, tasks, other chains ----------------------------------------
 
+    @_guarded
     def on_chain_start(
         self,
         serialized: dict[str, Any] | None,
@@ -265,82 +280,74 @@ class OTelCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        try:
-            name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
-            metadata = metadata or {}
-            graph_name = GRAPH_RUNS.get(run_id)
-            if graph_name is not None:
-                run = self._start(
-                    run_id,
-                    parent_run_id,
-                    "graph",
-                    f"invoke_workflow {graph_name}",
-                    attributes={
-                        "gen_ai.operation.name": "invoke_workflow",
-                        "gen_ai.workflow.name": graph_name,
-                        "openinference.span.kind": "CHAIN",
-                    },
-                )
-            elif (
-                name == metadata.get("langgraph_node")
-                and tags
-                and any(t.startswith("graph:step:") for t in tags)
-            ):
-                run = self._start(
-                    run_id,
-                    parent_run_id,
-                    "task",
-                    name,
-                    attributes={
-                        "langgraph.node": name,
-                        "langgraph.step": metadata.get("langgraph_step", -1),
-                        "langgraph.triggers": list(metadata.get("langgraph_triggers", ())),
-                        "langgraph.task_id": str(run_id),
-                        "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
-                        "openinference.span.kind": "CHAIN",
-                    },
-                    activate=True,
-                )
-            elif parent_run_id is None or parent_run_id not in self.runs:
-                run = self._start(
-                    run_id,
-                    parent_run_id,
-                    "chain",
-                    f"invoke_workflow {name}",
-                    attributes={
-                        "gen_ai.operation.name": "invoke_workflow",
-                        "gen_ai.workflow.name": name,
-                        "openinference.span.kind": "CHAIN",
-                    },
-                )
-            elif self.capture_chains:
-                run = self._start(
-                    run_id, parent_run_id, "chain", name, attributes={"openinference.span.kind": "CHAIN"}
-                )
-            else:
-                self._start(run_id, parent_run_id, "hidden", None)
-                return
-            if self.content.enabled and run.span is not None:
-                run.span.set_attributes(
-                    {"input.value": self.content.dumps(inputs), "input.mime_type": "application/json"}
-                )
-        except Exception:
-            self._guard("on_chain_start")
+        name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
+        metadata = metadata or {}
+        graph_name = GRAPH_RUNS.get(run_id)
+        if graph_name is not None:
+            run = self._start(
+                run_id,
+                parent_run_id,
+                "graph",
+                f"invoke_workflow {graph_name}",
+                attributes={
+                    "gen_ai.operation.name": "invoke_workflow",
+                    "gen_ai.workflow.name": graph_name,
+                    "openinference.span.kind": "CHAIN",
+                },
+            )
+        elif (
+            name == metadata.get("langgraph_node") and tags and any(t.startswith("graph:step:") for t in tags)
+        ):
+            run = self._start(
+                run_id,
+                parent_run_id,
+                "task",
+                name,
+                attributes={
+                    "langgraph.node": name,
+                    "langgraph.step": metadata.get("langgraph_step", -1),
+                    "langgraph.triggers": list(metadata.get("langgraph_triggers", ())),
+                    "langgraph.task_id": str(run_id),
+                    "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
+                    "openinference.span.kind": "CHAIN",
+                },
+                activate=True,
+            )
+        elif parent_run_id is None or parent_run_id not in self.runs:
+            run = self._start(
+                run_id,
+                parent_run_id,
+                "chain",
+                f"invoke_workflow {name}",
+                attributes={
+                    "gen_ai.operation.name": "invoke_workflow",
+                    "gen_ai.workflow.name": name,
+                    "openinference.span.kind": "CHAIN",
+                },
+            )
+        elif self.capture_chains:
+            run = self._start(
+                run_id, parent_run_id, "chain", name, attributes={"openinference.span.kind": "CHAIN"}
+            )
+        else:
+            self._start(run_id, parent_run_id, "hidden", None)
+            return
+        if self.content.enabled and run.span is not None:
+            run.span.set_attributes(
+                {"input.value": self.content.dumps(inputs), "input.mime_type": "application/json"}
+            )
 
+    @_guarded
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._end(run_id, outputs=outputs)
-        except Exception:
-            self._guard("on_chain_end")
+        self._end(run_id, outputs=outputs)
 
+    @_guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._end(run_id, error=error)
-        except Exception:
-            self._guard("on_chain_error")
+        self._end(run_id, error=error)
 
     # -- chat models ---------------------------------------------------------------------
 
+    @_guarded
     def on_chat_model_start(
         self,
         serialized: dict[str, Any],
@@ -352,40 +359,36 @@ class OTelCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        try:
-            metadata = metadata or {}
-            params = kwargs.get("invocation_params") or {}
-            model = (
-                metadata.get("ls_model_name") or params.get("model") or params.get("model_name") or "unknown"
-            )
-            raw_provider = metadata.get("ls_provider") or params.get("_type") or "unknown"
-            provider = _PROVIDERS.get(raw_provider, raw_provider)
-            attributes: dict[str, Any] = {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": provider,
-                "gen_ai.request.model": model,
-                "openinference.span.kind": "LLM",
-                "llm.model_name": model,
-            }
-            temperature = params.get("temperature", metadata.get("ls_temperature"))
-            if isinstance(temperature, (int, float)):
-                attributes["gen_ai.request.temperature"] = float(temperature)
-            max_tokens = params.get(
-                "max_tokens", params.get("max_completion_tokens", metadata.get("ls_max_tokens"))
-            )
-            if isinstance(max_tokens, int):
-                attributes["gen_ai.request.max_tokens"] = max_tokens
-            run = self._start(run_id, parent_run_id, "llm", f"chat {model}", SpanKind.CLIENT, attributes)
-            run.metric_attrs = {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": provider,
-                "gen_ai.request.model": model,
-            }
-            if self.content.enabled and run.span is not None and messages:
-                run.span.set_attribute("gen_ai.input.messages", self.content.dumps(messages[0]))
-        except Exception:
-            self._guard("on_chat_model_start")
+        metadata = metadata or {}
+        params = kwargs.get("invocation_params") or {}
+        model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name") or "unknown"
+        raw_provider = metadata.get("ls_provider") or params.get("_type") or "unknown"
+        provider = _PROVIDERS.get(raw_provider, raw_provider)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": model,
+            "openinference.span.kind": "LLM",
+            "llm.model_name": model,
+        }
+        temperature = params.get("temperature", metadata.get("ls_temperature"))
+        if isinstance(temperature, (int, float)):
+            attributes["gen_ai.request.temperature"] = float(temperature)
+        max_tokens = params.get(
+            "max_tokens", params.get("max_completion_tokens", metadata.get("ls_max_tokens"))
+        )
+        if isinstance(max_tokens, int):
+            attributes["gen_ai.request.max_tokens"] = max_tokens
+        run = self._start(run_id, parent_run_id, "llm", f"chat {model}", SpanKind.CLIENT, attributes)
+        run.metric_attrs = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": model,
+        }
+        if self.content.enabled and run.span is not None and messages:
+            run.span.set_attribute("gen_ai.input.messages", self.content.dumps(messages[0]))
 
+    @_guarded
     def on_llm_start(
         self,
         serialized: dict[str, Any],
@@ -395,25 +398,22 @@ class OTelCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
-        try:
-            params = kwargs.get("invocation_params") or {}
-            model = params.get("model") or params.get("model_name") or "unknown"
-            run = self._start(
-                run_id,
-                parent_run_id,
-                "llm",
-                f"text_completion {model}",
-                SpanKind.CLIENT,
-                {
-                    "gen_ai.operation.name": "text_completion",
-                    "gen_ai.request.model": model,
-                    "openinference.span.kind": "LLM",
-                    "llm.model_name": model,
-                },
-            )
-            run.metric_attrs = {"gen_ai.operation.name": "text_completion", "gen_ai.request.model": model}
-        except Exception:
-            self._guard("on_llm_start")
+        params = kwargs.get("invocation_params") or {}
+        model = params.get("model") or params.get("model_name") or "unknown"
+        run = self._start(
+            run_id,
+            parent_run_id,
+            "llm",
+            f"text_completion {model}",
+            SpanKind.CLIENT,
+            {
+                "gen_ai.operation.name": "text_completion",
+                "gen_ai.request.model": model,
+                "openinference.span.kind": "LLM",
+                "llm.model_name": model,
+            },
+        )
+        run.metric_attrs = {"gen_ai.operation.name": "text_completion", "gen_ai.request.model": model}
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         run = self.runs.get(run_id)
@@ -431,24 +431,20 @@ class OTelCallbackHandler(BaseCallbackHandler):
             self.time_per_chunk.record(now - run.first_chunk, run.metric_attrs)
             run.first_chunk = now
 
+    @_guarded
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            run = self.runs.get(run_id)
-            if run is None:
-                return
-            self._record_response(run, response)
-            self._end(run_id)
-            self._record_metrics(run, None)
-        except Exception:
-            self._guard("on_llm_end")
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        self._record_response(run, response)
+        self._end(run_id)
+        self._record_metrics(run, None)
 
+    @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            run = self._end(run_id, error=error)
-            if run is not None and not _is_cancellation(error):
-                self._record_metrics(run, type(error).__qualname__)
-        except Exception:
-            self._guard("on_llm_error")
+        run = self._end(run_id, error=error)
+        if run is not None and not _is_cancellation(error):
+            self._record_metrics(run, type(error).__qualname__)
 
     def _record_response(self, run: _Run, response: LLMResult) -> None:
         span = run.span
@@ -516,6 +512,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     # -- tools ---------------------------------------------------------------------------
 
+    @_guarded
     def on_tool_start(
         self,
         serialized: dict[str, Any],
@@ -526,45 +523,39 @@ class OTelCallbackHandler(BaseCallbackHandler):
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        try:
-            serialized = serialized or {}
-            name = kwargs.get("name") or serialized.get("name") or "tool"
-            attributes: dict[str, Any] = {
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": name,
-                "gen_ai.tool.type": "function",
-                "openinference.span.kind": "TOOL",
-            }
-            if kwargs.get("tool_call_id"):
-                attributes["gen_ai.tool.call.id"] = kwargs["tool_call_id"]
-            if serialized.get("description"):
-                attributes["gen_ai.tool.description"] = serialized["description"]
-            run = self._start(run_id, parent_run_id, "tool", f"execute_tool {name}", attributes=attributes)
-            if self.content.enabled and run.span is not None:
-                arguments = self.content.dumps(inputs or input_str)
-                run.span.set_attributes({"gen_ai.tool.call.arguments": arguments, "input.value": arguments})
-        except Exception:
-            self._guard("on_tool_start")
+        serialized = serialized or {}
+        name = kwargs.get("name") or serialized.get("name") or "tool"
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.type": "function",
+            "openinference.span.kind": "TOOL",
+        }
+        if kwargs.get("tool_call_id"):
+            attributes["gen_ai.tool.call.id"] = kwargs["tool_call_id"]
+        if serialized.get("description"):
+            attributes["gen_ai.tool.description"] = serialized["description"]
+        run = self._start(run_id, parent_run_id, "tool", f"execute_tool {name}", attributes=attributes)
+        if self.content.enabled and run.span is not None:
+            arguments = self.content.dumps(inputs or input_str)
+            run.span.set_attributes({"gen_ai.tool.call.arguments": arguments, "input.value": arguments})
 
+    @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            run = self.runs.get(run_id)
-            if run is not None and run.span is not None and self.content.enabled:
-                value = getattr(output, "content", output)
-                result = self.content.dumps(value)
-                run.span.set_attributes({"gen_ai.tool.call.result": result, "output.value": result})
-            self._end(run_id)
-        except Exception:
-            self._guard("on_tool_end")
+        run = self.runs.get(run_id)
+        if run is not None and run.span is not None and self.content.enabled:
+            value = getattr(output, "content", output)
+            result = self.content.dumps(value)
+            run.span.set_attributes({"gen_ai.tool.call.result": result, "output.value": result})
+        self._end(run_id)
 
+    @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        try:
-            self._end(run_id, error=error)
-        except Exception:
-            self._guard("on_tool_error")
+        self._end(run_id, error=error)
 
     # -- retrievers: traced as internal chains when asked, else transparent --------------
 
+    @_guarded
     def on_retriever_start(
         self,
         serialized: dict[str, Any],
@@ -574,20 +565,19 @@ class OTelCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
-        try:
-            name = kwargs.get("name") or (serialized or {}).get("name") or "retriever"
-            self._start(
-                run_id,
-                parent_run_id,
-                "retriever",
-                f"retrieve {name}",
-                attributes={"openinference.span.kind": "RETRIEVER"},
-            )
-        except Exception:
-            self._guard("on_retriever_start")
+        name = kwargs.get("name") or (serialized or {}).get("name") or "retriever"
+        self._start(
+            run_id,
+            parent_run_id,
+            "retriever",
+            f"retrieve {name}",
+            attributes={"openinference.span.kind": "RETRIEVER"},
+        )
 
+    @_guarded
     def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id)
 
+    @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id, error=error)

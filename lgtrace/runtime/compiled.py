@@ -119,6 +119,22 @@ class CompiledStateGraph(Runnable[Any, Any]):
         name = name or self.name
         return f"{name}{suffix}" if suffix else name
 
+    def _driver(
+        self,
+        driver_cls: Any,
+        input: Any,
+        config: Any,
+        stream_mode: Any,
+        subgraphs: bool,
+        version: str,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Validate the stream arguments (clear errors before anything runs) and start a run."""
+        modes, as_list = normalize_modes(stream_mode, self.stream_mode)
+        shaper = make_shaper(as_list, subgraphs, version)
+        _reject_unsupported(kwargs)
+        return driver_cls(self, input, config, modes, subgraphs, version).events(shaper)
+
     def stream(
         self,
         input: Any,
@@ -133,10 +149,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """Run the graph, yielding events as they happen (see ``lgtrace.stream.output``)."""
         from lgtrace.runtime.drive import SyncDriver
 
-        modes, as_list = normalize_modes(stream_mode, self.stream_mode)
-        shaper = make_shaper(as_list, subgraphs, version)
-        _reject_unsupported(kwargs)
-        return SyncDriver(self, input, config, modes, subgraphs, version).events(shaper)
+        return self._driver(SyncDriver, input, config, stream_mode, subgraphs, version, kwargs)
 
     def astream(
         self,
@@ -149,12 +162,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
         debug: bool | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
+        """``stream`` on the running event loop: async nodes are tasks, sync nodes run in threads."""
         from lgtrace.runtime.drive import AsyncDriver
 
-        modes, as_list = normalize_modes(stream_mode, self.stream_mode)
-        shaper = make_shaper(as_list, subgraphs, version)
-        _reject_unsupported(kwargs)
-        return AsyncDriver(self, input, config, modes, subgraphs, version).events(shaper)
+        return self._driver(AsyncDriver, input, config, stream_mode, subgraphs, version, kwargs)
 
     def invoke(
         self,
