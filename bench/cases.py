@@ -211,7 +211,7 @@ def _messages_summary(chunks: list[Any]) -> Any:
 
 def _messages_bench(m: Impl, p: Params, aio: bool) -> Bench:
     return stream_bench(
-        graphs.token_graph(m, p["tokens"], aio=aio, yield_every=int(aio)),
+        graphs.token_graph(m, p["tokens"], aio=aio, yield_every=int(aio), in_node=p.get("in_node", "invoke")),
         {"messages": [HumanMessage("hi", id="human-0")]},
         aio=aio,
         config=CONFIG,
@@ -253,6 +253,21 @@ _both(
     "per-token = (graph - bare model.stream()) / tokens; the async model yields to the loop every token",
     params={"tokens": 5000},
     quick_params={"tokens": 200},
+    anchor_label="bare model",
+    unit="token",
+    units=lambda p: p["tokens"],
+    derived="per_unit_over_anchor",
+)
+
+_both(
+    "messages_5000_tokens_stream_in_node",
+    _messages_bench,
+    anchor=_bare_model_bench,
+    group="messages",
+    description="as messages_5000_tokens, but the node iterates the model's own .stream() and joins the "
+    "text (no chunk merging inside .invoke()); per-token = (graph - bare model.stream()) / tokens",
+    params={"tokens": 5000, "in_node": "stream"},
+    quick_params={"tokens": 200, "in_node": "stream"},
     anchor_label="bare model",
     unit="token",
     units=lambda p: p["tokens"],

@@ -377,11 +377,23 @@ def custom_writer(m: Impl, n_writes: int, *, aio: bool) -> Any:
 # --------------------------------------------------------------------------- token streaming
 
 
-def token_graph(m: Impl, n_tokens: int, *, aio: bool, yield_every: int = 0) -> Any:
-    """One node that calls a ``TokenModel`` with ``invoke`` (``messages`` mode streams it)."""
+def token_graph(m: Impl, n_tokens: int, *, aio: bool, yield_every: int = 0, in_node: str = "invoke") -> Any:
+    """One node that calls a ``TokenModel`` with ``invoke`` (``messages`` mode streams it), or,
+    with ``in_node="stream"``, iterates the model's own ``.stream()`` and joins the text."""
     model = TokenModel(n_tokens=n_tokens, yield_every=yield_every)
     call: Callable[..., Any]
-    if aio:
+    if in_node == "stream":
+        if aio:
+
+            async def call(state: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-redef]
+                text = "".join([c.content async for c in model.astream(state["messages"])])
+                return {"messages": [AIMessage(text, id="ai-streamed")]}
+        else:
+
+            def call(state: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-redef]
+                text = "".join(c.content for c in model.stream(state["messages"]))
+                return {"messages": [AIMessage(text, id="ai-streamed")]}
+    elif aio:
 
         async def call(state: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-redef]
             return {"messages": [await model.ainvoke(state["messages"])]}

@@ -68,6 +68,9 @@ class EventChannel:
 
     # -- producers ---------------------------------------------------------------------
 
+    def full(self) -> bool:
+        return bool(self._maxsize) and len(self._items) >= self._maxsize
+
     def put(self, item: Any, *, block: bool = True) -> None:
         """Append an item; block a worker thread while the channel is full.
 

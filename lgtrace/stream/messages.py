@@ -213,9 +213,10 @@ class AsyncStreamMessagesHandler(StreamMessagesHandler):
     event loop wait for buffer space instead of growing it without bound.
 
     langchain-core awaits a handler method that is a coroutine function when an
-    async model reports a token, and calls plain methods from threads. So
+    async model reports a token, and calls plain methods inline. So
     ``on_llm_new_token`` is chosen per call: the awaitable variant on the
-    consumer's loop thread, the plain (blocking when full) one elsewhere.
+    consumer's loop thread when the buffer is full, the plain one otherwise
+    (which blocks when full only in worker threads).
     """
 
     def __init__(self, channel: EventChannel, *, subgraphs: bool) -> None:
@@ -224,7 +225,9 @@ class AsyncStreamMessagesHandler(StreamMessagesHandler):
 
     @property  # type: ignore[override]
     def on_llm_new_token(self) -> Any:
-        if threading.get_ident() == self._loop_thread:
+        # the awaitable variant only when it has to wait: a plain method is called inline,
+        # with no coroutine to create and await per token
+        if self.channel.full() and threading.get_ident() == self._loop_thread:
             return self._on_llm_new_token_async
         return super().on_llm_new_token
 

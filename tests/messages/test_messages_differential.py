@@ -279,13 +279,27 @@ def subgraph_with_model(m: Any) -> Any:
     return graph, {"log": []}
 
 
-SEQUENTIAL = [
-    single_node,
-    nostream_and_whole_messages,
-    input_messages_are_seen,
-    nested_runnables,
-    tool_node_graph,
-]
+SEQUENTIAL = [single_node, nostream_and_whole_messages, input_messages_are_seen, tool_node_graph]
+
+
+def per_branch(items: list[Any]) -> dict[tuple[str, ...], list[Any]]:
+    """Token sequences per calling branch (its tags), ids dropped: branches run in parallel."""
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for _mode, (message, meta) in items:
+        kind, content, _id, calls = message
+        groups.setdefault(tuple(meta.get("tags", ())), []).append((kind, content, calls, meta))
+    return groups
+
+
+def test_nested_runnables() -> None:
+    """A chain, a RunnableParallel and a batch (both run in threads, so their runs interleave)."""
+    expected, got = (run(nested_runnables, impl) for impl in IMPLS)
+    tagged = {k: v for k, v in per_branch(expected).items() if k}
+    assert len(tagged) == 2, "the two RunnableParallel branches are told apart by their map:key tags"
+    assert {k: v for k, v in per_branch(got).items() if k} == tagged
+    assert sorted(map(repr, (t for v in per_branch(got).values() for t in v))) == sorted(
+        map(repr, (t for v in per_branch(expected).values() for t in v))
+    )
 
 
 @pytest.mark.parametrize("builder", SEQUENTIAL, ids=lambda b: b.__name__)
