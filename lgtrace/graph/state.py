@@ -112,7 +112,6 @@ class StateGraph:
         self.edges: set[tuple[str, str]] = set()
         self.waiting_edges: set[tuple[tuple[str, ...], str]] = set()
         self.branches: dict[str, dict[str, Branch]] = {}
-        self.compiled = False
 
     def _add_schema(self, schema: Any) -> None:
         for key, channel in channels_of(schema).items():
@@ -392,7 +391,6 @@ class StateGraph:
         self.validate()
         from lgtrace.runtime.compiled import CompiledStateGraph
 
-        self.compiled = True
         return CompiledStateGraph(self, name=name or "LangGraph", debug=debug)
 
 
