@@ -63,22 +63,11 @@ def tool_script(n_tool_calls: int) -> list[AIMessage]:
     return replies
 
 
-class ScriptedToolModel(BaseChatModel):
-    """Replies ``script[k]`` where ``k`` is the number of AI messages in the input."""
-
-    script: list[AIMessage]
-
-    @property
-    def _llm_type(self) -> str:
-        return "bench-scripted-tool-model"
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedToolModel:  # type: ignore[override]
-        return self
+class _ReplyModel(BaseChatModel):
+    """A model whose sync and async calls both answer with ``_reply(messages)``."""
 
     def _reply(self, messages: list[BaseMessage]) -> ChatResult:
-        k = sum(1 for m in messages if isinstance(m, AIMessage))
-        reply = self.script[min(k, len(self.script) - 1)]
-        return ChatResult(generations=[ChatGeneration(message=reply.model_copy())])
+        raise NotImplementedError
 
     def _generate(
         self,
@@ -99,7 +88,25 @@ class ScriptedToolModel(BaseChatModel):
         return self._reply(messages)
 
 
-class UsageToolModel(BaseChatModel):
+class ScriptedToolModel(_ReplyModel):
+    """Replies ``script[k]`` where ``k`` is the number of AI messages in the input."""
+
+    script: list[AIMessage]
+
+    @property
+    def _llm_type(self) -> str:
+        return "bench-scripted-tool-model"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedToolModel:  # type: ignore[override]
+        return self
+
+    def _reply(self, messages: list[BaseMessage]) -> ChatResult:
+        k = sum(1 for m in messages if isinstance(m, AIMessage))
+        reply = self.script[min(k, len(self.script) - 1)]
+        return ChatResult(generations=[ChatGeneration(message=reply.model_copy())])
+
+
+class UsageToolModel(_ReplyModel):
     """One tool call, then an answer; every reply carries usage metadata and a finish reason.
 
     The reply depends only on the last message (a ``ToolMessage`` gets the answer,
@@ -144,24 +151,6 @@ class UsageToolModel(BaseChatModel):
             generations=[ChatGeneration(message=message, generation_info={"finish_reason": reason})],
             llm_output={"model_name": self.model_name},
         )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._reply(messages)
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._reply(messages)
 
 
 class TokenModel(BaseChatModel):
