@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,23 +53,6 @@ def message_parts(message: BaseMessage) -> dict[str, Any]:
     if getattr(message, "name", None):
         out["name"] = message.name
     return out
-
-
-def to_jsonable(value: Any, depth: int = 0) -> Any:
-    """Plain-JSON view of state and outputs (messages in parts format), in full."""
-    if depth > 20:
-        return "..."
-    if isinstance(value, BaseMessage):
-        return to_jsonable(message_parts(value), depth + 1)
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, depth + 1) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "model_dump"):
-        return to_jsonable(value.model_dump(), depth + 1)
-    return repr(value)
 
 
 class _Budget:
@@ -156,7 +140,7 @@ class ContentPolicy:
     def dumps(self, value: Any) -> str:
         """Serialize for an attribute: redacted, valid JSON, at most ``max_length`` characters."""
         if self.redact is not None:
-            value = self.redact(to_jsonable(value))
+            value = self.redact(_bounded(value, _Budget(sys.maxsize)))  # in full: nothing is cut
         budget = self.max_length
         while True:
             text = json.dumps(_bounded(value, _Budget(budget)), ensure_ascii=False, default=repr)

@@ -18,6 +18,7 @@ The handler never raises into the graph: a failure inside it is logged once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -56,13 +57,12 @@ _PROVIDERS = {
     "xai": "x_ai",
     "ollama": "ollama",
 }
-_CANCELLED = (RunCancelled, GeneratorExit)
+_CANCELLED = (RunCancelled, GeneratorExit, asyncio.CancelledError, KeyboardInterrupt)
+"""Ways a run stops without failing: the consumer left, the task was cancelled, Ctrl-C."""
 
 
 def _is_cancellation(error: BaseException) -> bool:
-    import asyncio
-
-    return isinstance(error, (*_CANCELLED, asyncio.CancelledError, KeyboardInterrupt))
+    return isinstance(error, _CANCELLED)
 
 
 def _guarded(method: Callable[..., None]) -> Callable[..., None]:

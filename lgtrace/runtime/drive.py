@@ -173,6 +173,11 @@ def _parent_command_result(exc: ParentCommand) -> Command:
     return replace(exc.command, graph=None)  # type: ignore[type-var]
 
 
+def _runnable_config(config: dict[str, Any], run_manager: Any) -> dict[str, Any]:
+    """The config a Runnable node runs with: a child of the task's run, tagged ``seq:step:1``."""
+    return {**config, "callbacks": run_manager.get_child("seq:step:1") if run_manager else None}
+
+
 def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
     """Run one task to completion in the current thread (called inside a copied context).
 
@@ -196,7 +201,7 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
         var_child_runnable_config.set(config)
         try:
             if node.is_runnable:
-                child = {**config, "callbacks": run_manager.get_child("seq:step:1") if run_manager else None}
+                child = _runnable_config(config, run_manager)
                 result = node.action.invoke(task.input, child)  # type: ignore[union-attr]
             else:
                 args, kwargs = _call_args(task)
@@ -228,7 +233,7 @@ async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) 
         var_child_runnable_config.set(config)
         try:
             if node.is_runnable:
-                child = {**config, "callbacks": run_manager.get_child("seq:step:1") if run_manager else None}
+                child = _runnable_config(config, run_manager)
                 result = await node.action.ainvoke(task.input, child)  # type: ignore[union-attr]
             elif node.is_async:
                 args, kwargs = _call_args(task)

@@ -9,6 +9,7 @@ later persist and resume a run without changing this loop.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError, ParentCommand
 from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
 from lgtrace.stream.channel import EventChannel
+from lgtrace.stream.messages import user_tags
 from lgtrace.types import Command, Send
 
 if TYPE_CHECKING:
@@ -34,7 +36,6 @@ Lets a callback handler tell a graph's own run from any other chain run."""
 SCOPE_KEY = "__lgtrace_scope"
 """Key in ``config["configurable"]`` under which a task hands its run's ``Scope`` down."""
 
-_NS_ROOT = uuid.UUID("6f1c2d4e-8a3b-4c5d-9e7f-0a1b2c3d4e5f")
 _PUSH_TRIGGERS = (PUSH,)
 _RUNTIME_METADATA = frozenset(
     {
@@ -163,7 +164,7 @@ class GraphRun:
         wants_debug = "debug" in self.modes
         if not (wants_debug or "tasks" in self.modes):
             return
-        extra = self.task_metadata()
+        extra = self.task_metadata
         for t in tasks:
             payload = {"id": t.id, "name": t.name, "input": t.input, "triggers": t.triggers}
             if extra or t.node.metadata:
@@ -172,10 +173,11 @@ class GraphRun:
             if wants_debug:
                 self.emit("debug", {"step": t.step, "timestamp": _now(), "type": "task", "payload": payload})
 
+    @functools.cached_property
     def task_metadata(self) -> dict[str, Any]:
-        """The user's metadata and tags, as task-start payloads show them."""
+        """The user's metadata and tags, as task-start payloads show them (same for every task)."""
         metadata = {k: v for k, v in self.metadata.items() if k not in _RUNTIME_METADATA}
-        tags = [t for t in self.tags if not t.startswith("seq:step")]
+        tags = user_tags(self.tags)
         if tags:
             metadata["tags"] = tags
         return metadata
@@ -261,9 +263,13 @@ class GraphRun:
     def node_input(self, node: NodeSpec) -> Any:
         values = self.values
         state = {k: values[k] for k in node.input_keys if k in values}
-        for key, manager in node.managed:
-            state[key] = manager.get(self.step, self.recursion_limit)
+        self._add_managed(state, node.managed)
         return self.graph.coerce_node_input(node, state)
+
+    def _add_managed(self, state: dict[str, Any], managed: tuple[tuple[str, Any], ...]) -> None:
+        """Managed keys (``RemainingSteps``...) as of the current step."""
+        for key, manager in managed:
+            state[key] = manager.get(self.step, self.recursion_limit)
 
     def make_task(self, node: NodeSpec, path: tuple[Any, ...], triggers: tuple[str, ...], value: Any) -> Task:
         step = self.step
@@ -385,8 +391,7 @@ class GraphRun:
             return []
         fresh = self.fresh_state(task.writes)
         pending = []
-        for key, manager in graph.managed:
-            fresh[key] = manager.get(self.step, self.recursion_limit)
+        self._add_managed(fresh, graph.managed)
         for branch in branches:
             value = graph.coerce_branch_input(fresh)
             if sync and branch.is_async:

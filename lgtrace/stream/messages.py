@@ -38,7 +38,7 @@ from lgtrace.types import Command
 _Meta = tuple[tuple[str, ...], dict[str, Any]]
 
 
-def _user_tags(tags: list[str] | None) -> list[str] | None:
+def user_tags(tags: list[str] | None) -> list[str] | None:
     """Drop langchain-core's ``seq:step:N`` bookkeeping; None when nothing is left."""
     if not tags:
         return None
@@ -139,9 +139,9 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         if ns is None:
             return
         assert metadata is not None
-        user_tags = _user_tags(tags)
-        if user_tags is not None:
-            metadata["tags"] = user_tags
+        tags_kept = user_tags(tags)
+        if tags_kept is not None:
+            metadata["tags"] = tags_kept
         self.runs[run_id] = (ns, metadata)
 
     def on_llm_new_token(
