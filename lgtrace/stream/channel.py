@@ -8,10 +8,10 @@ never blocks on ``put``: it is the one that would have to drain.
 Closing the channel (the consumer went away) makes every later ``put`` raise
 ``RunCancelled`` so that work under the run stops at its next event.
 
-The per-event path is a lock, an append and, only when the consumer sleeps, one
-wake-up: a plain lock released for a sync consumer, an ``asyncio.Event`` set for
-an async one. ``threading.Condition`` is kept for the rare producer that must
-wait for space.
+The per-event path is an append (no lock) and, only when the consumer sleeps,
+one wake-up: a plain lock released for a sync consumer, the future an async
+consumer awaits resolved. ``_lock`` guards only the sleep/wake hand-shake and
+waiting for space; the consumer notifies space only when someone waits for it.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ from typing import Any
 from lgtrace.errors import RunCancelled
 
 
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class EventChannel:
     __slots__ = (
-        "_async_ready",
         "_async_space",
         "_consumer",
         "_items",
@@ -36,21 +40,24 @@ class EventChannel:
         "_maxsize",
         "_not_full",
         "_sleeping",
+        "_space_waiters",
+        "_waiter",
         "_wakeup",
         "closed",
     )
 
     def __init__(self, maxsize: int = 0) -> None:
         self._items: deque[Any] = deque()
+        self._maxsize = maxsize
         self._lock = threading.Lock()
         self._not_full = threading.Condition(self._lock)
-        self._maxsize = maxsize
+        self._space_waiters = 0  # threads and coroutines waiting for space (changed under _lock)
         self._wakeup = threading.Lock()  # held while nobody has to wake the sync consumer
         self._wakeup.acquire()
         self._sleeping = False
         self._consumer = threading.get_ident()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._async_ready: asyncio.Event | None = None
+        self._waiter: asyncio.Future[None] | None = None  # what the async consumer awaits
         self._async_space: asyncio.Event | None = None
         self.closed = False
 
@@ -62,7 +69,6 @@ class EventChannel:
     def bind_async(self) -> None:
         """Make the running event loop the consumer (for ``astream``)."""
         self._loop = asyncio.get_running_loop()
-        self._async_ready = asyncio.Event()
         self._async_space = asyncio.Event()
         self._consumer = threading.get_ident()
 
@@ -75,76 +81,96 @@ class EventChannel:
         """Append an item; block a worker thread while the channel is full.
 
         ``block=False`` is for producers whose waiting could stall the consumer itself.
+        The fast path takes no lock: ``deque.append`` is atomic, and the consumer
+        announces that it sleeps (``_sleeping`` under ``_lock``, or ``_waiter``) before
+        re-checking the queue, so a producer that appends after that re-check wakes it.
         """
-        with self._lock:
-            if self.closed:
-                raise RunCancelled("the stream consumer has stopped")
-            if (
-                block
-                and self._maxsize
-                and len(self._items) >= self._maxsize
-                and threading.get_ident() != self._consumer
-            ):
-                while len(self._items) >= self._maxsize and not self.closed:
-                    self._not_full.wait()
-                if self.closed:
-                    raise RunCancelled("the stream consumer has stopped")
-            self._items.append(item)
-            self._wake_locked()
+        if self.closed:
+            raise RunCancelled("the stream consumer has stopped")
+        if block and self._maxsize and len(self._items) >= self._maxsize:
+            self._wait_for_space()
+        self._items.append(item)
+        if self._sleeping:
+            self._wake_sync()
+        if self._waiter is not None:
+            self._wake_async()
 
     def put_final(self, item: Any) -> None:
         """Append without blocking, even after close (task completion markers)."""
-        with self._lock:
-            self._items.append(item)
-            self._wake_locked()
-
-    def _wake_locked(self) -> None:
+        self._items.append(item)
         if self._sleeping:
-            self._sleeping = False
-            self._wakeup.release()
-        ready = self._async_ready
-        if ready is not None and not ready.is_set():
-            if threading.get_ident() == self._consumer:
-                ready.set()
-            else:
-                with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
-                    self._loop.call_soon_threadsafe(ready.set)  # type: ignore[union-attr]
+            self._wake_sync()
+        if self._waiter is not None:
+            self._wake_async()
+
+    def _wait_for_space(self) -> None:
+        if threading.get_ident() == self._consumer:
+            return  # the consumer's own thread is the one that would have to drain
+        with self._lock:
+            # counted before the check: a consumer that drains after it sees the count
+            self._space_waiters += 1
+            try:
+                while len(self._items) >= self._maxsize and not self.closed:
+                    self._not_full.wait()
+            finally:
+                self._space_waiters -= 1
+        if self.closed:
+            raise RunCancelled("the stream consumer has stopped")
+
+    def _wake_sync(self) -> None:
+        with self._lock:
+            if self._sleeping:
+                self._sleeping = False
+                self._wakeup.release()
+
+    def _wake_async(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            return
+        self._waiter = None
+        if threading.get_ident() == self._consumer:
+            _resolve(waiter)
+        else:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
+                self._loop.call_soon_threadsafe(_resolve, waiter)  # type: ignore[union-attr]
 
     # -- the consumer ------------------------------------------------------------------
 
     def drain(self) -> list[Any]:
-        """Everything queued now, without waiting."""
-        with self._lock:
-            items = list(self._items)
-            self._items.clear()
-            if self._maxsize:
+        """Everything queued now, without waiting (only the consumer pops, so ``n``
+        pops never fail while producers append)."""
+        items = self._items
+        taken = [items.popleft() for _ in range(len(items))]
+        if taken and self._space_waiters:
+            with self._lock:
                 self._not_full.notify_all()
-        if items and self._async_space is not None:
-            self._async_space.set()
-        return items
+            if self._async_space is not None:
+                self._async_space.set()
+        return taken
 
     def get_all(self) -> list[Any]:
         """Wait until at least one item is queued, then take them all (sync consumer)."""
         while True:
+            if self._items or self.closed:
+                return self.drain()
             with self._lock:
-                if self._items or self.closed:
-                    items = list(self._items)
-                    self._items.clear()
-                    if self._maxsize:
-                        self._not_full.notify_all()
-                    return items
                 self._sleeping = True
+                if self._items or self.closed:  # appended before we announced the sleep
+                    self._sleeping = False
+                    continue
             self._wakeup.acquire()
 
     async def aget_all(self) -> list[Any]:
         """Wait until at least one item is queued, then take them all (async consumer)."""
-        ready = self._async_ready
-        assert ready is not None, "bind_async() first"
+        loop = self._loop
+        assert loop is not None, "bind_async() first"
         while not self._items:
-            ready.clear()
-            if self._items:
-                break
-            await ready.wait()
+            waiter = self._waiter = loop.create_future()
+            try:
+                if not self._items:  # else appended before we announced the wait
+                    await waiter
+            finally:
+                self._waiter = None
         return self.drain()
 
     async def wait_for_space(self) -> None:
@@ -154,7 +180,13 @@ class EventChannel:
             return
         while len(self._items) >= self._maxsize and not self.closed:
             space.clear()
-            await space.wait()
+            with self._lock:
+                self._space_waiters += 1
+            try:
+                await space.wait()
+            finally:
+                with self._lock:
+                    self._space_waiters -= 1
 
     def close(self) -> None:
         """The consumer is gone: wake blocked producers; later ``put`` raises."""

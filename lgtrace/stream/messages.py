@@ -94,6 +94,10 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         self.runs: dict[UUID, _Meta] = {}
         self.seen: set[str] = set()
         self._lock = threading.Lock()
+        self._last: tuple[UUID | None, _Meta | None] = (None, None)
+        """The run the previous token came from: a model reports every token with the
+        same ``run_id`` object, so an identity check skips hashing the UUID. One
+        tuple, replaced whole, so concurrent runs never see a torn pair."""
 
     # langchain-core calls these for astream_events/astream_log taps; we only observe
     def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:
@@ -150,9 +154,16 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         *,
         chunk: Any = None,
         run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        meta = self.runs.get(run_id)
+        last = self._last
+        if last[0] is run_id:
+            meta = last[1]
+        else:
+            meta = self.runs.get(run_id)
+            self._last = (run_id, meta)
         if meta is not None and isinstance(chunk, ChatGenerationChunk):
             self._emit_token(meta, chunk.message)
 
@@ -163,15 +174,19 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         self.seen.add(message.id)
         self.channel.put((meta[0], "messages", (message, meta[1])), block=block)
 
+    def _forget(self, run_id: UUID) -> _Meta | None:
+        self._last = (None, None)
+        return self.runs.pop(run_id, None)
+
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        meta = self.runs.pop(run_id, None)
+        meta = self._forget(run_id)
         if meta is not None and response.generations and response.generations[0]:
             generation = response.generations[0][0]
             if isinstance(generation, ChatGeneration):
                 self._emit_whole(meta, generation.message)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self.runs.pop(run_id, None)
+        self._forget(run_id)
 
     # -- node runs ---------------------------------------------------------------------
 
