@@ -94,12 +94,19 @@ def _detach(token: object) -> None:
 
 @dataclass(slots=True, eq=False)
 class _Run:
-    """What the handler remembers of a run until it ends."""
+    """What the handler remembers of a run until it ends.
 
+    ``eq=False`` keeps identity hashing: a run is a member of its tree's set.
+    """
+
+    key: int
+    """``run_id.int``: the run's key in ``OTelCallbackHandler.runs``."""
     span: Span | None
-    parent: UUID | None
+    parent: _Run | None
     kind: str
-    root: UUID
+    tree: set[_Run]
+    """The open runs of this run's tree (shared by every run under one root)."""
+    is_root: bool
     context: Any = None
     """The span's context, made once, shared by its children as their parent."""
     start: float = field(default_factory=time.perf_counter)
@@ -141,9 +148,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
         )
         self.capture_chains = capture_chains
         self.chunk_metrics = chunk_metrics
-        self.runs: dict[UUID, _Run] = {}
-        self.trees: dict[UUID, set[UUID]] = {}
-        """Open runs by the root run of their tree."""
+        self.runs: dict[int, _Run] = {}
+        """Open runs by ``run_id.int`` (an int hashes in C; ``UUID.__hash__`` is Python)."""
         self._failed_once = False
         self.token_usage = meter.create_histogram(
             "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used"
@@ -180,7 +186,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 if parent.context is None:
                     parent.context = trace.set_span_in_context(parent.span)
                 return parent.context
-            parent = self.runs.get(parent.parent) if parent.parent is not None else None
+            parent = parent.parent
         return None  # ambient context: a root run nests under the application's span
 
     def _start(
@@ -194,30 +200,31 @@ class OTelCallbackHandler(BaseCallbackHandler):
         *,
         activate: bool = False,
     ) -> _Run:
-        parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
+        parent = self.runs.get(parent_run_id.int) if parent_run_id is not None else None
         span = None
         if name is not None:
             span = self.tracer.start_span(
                 name, context=self._parent_context(parent), kind=span_kind, attributes=attributes
             )
-        root = parent.root if parent is not None else run_id
-        run = _Run(span, parent_run_id, kind, root)
+        key = run_id.int
+        if parent is None:
+            run = _Run(key, span, None, kind, set(), True)
+        else:
+            run = _Run(key, span, parent, kind, parent.tree, False)
+        run.tree.add(run)
         if activate and span is not None:
             run.context = trace.set_span_in_context(span)
             run.token = otel_context.attach(run.context)
-        self.runs[run_id] = run
-        self.trees.setdefault(root, set()).add(run_id)
+        self.runs[key] = run
         return run
 
     def _end(self, run_id: UUID, error: BaseException | None = None, outputs: Any = None) -> _Run | None:
-        run = self.runs.pop(run_id, None)
+        run = self.runs.pop(run_id.int, None)
         if run is None:
             return None
-        tree = self.trees.get(run.root)
-        if tree is not None:
-            tree.discard(run_id)
-            if run.root == run_id:
-                self._sweep(self.trees.pop(run.root), error)
+        run.tree.discard(run)
+        if run.is_root and run.tree:
+            self._sweep(run.tree, error)
         span = run.span
         if span is not None:
             if error is not None:
@@ -231,15 +238,16 @@ class OTelCallbackHandler(BaseCallbackHandler):
             _detach(run.token)
         return run
 
-    def _sweep(self, leftovers: set[UUID], error: BaseException | None) -> None:
+    def _sweep(self, leftovers: set[_Run], error: BaseException | None) -> None:
         """The root run ended: end what under it never reported its end.
 
         langchain-core runs async end callbacks in shielded tasks that a closing
         event loop may never run; no span may stay open because of that.
         """
-        for run_id in leftovers:
-            run = self.runs.pop(run_id, None)
-            if run is None or run.span is None:
+        for run in list(leftovers):
+            leftovers.discard(run)
+            self.runs.pop(run.key, None)
+            if run.span is None:
                 continue
             run.span.set_attribute("lgtrace.cancelled", True)
             run.span.set_attribute(
@@ -313,7 +321,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 },
                 activate=True,
             )
-        elif parent_run_id is None or parent_run_id not in self.runs:
+        elif parent_run_id is None or parent_run_id.int not in self.runs:
             run = self._start(
                 run_id,
                 parent_run_id,
@@ -416,7 +424,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         run.metric_attrs = {"gen_ai.operation.name": "text_completion", "gen_ai.request.model": model}
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self.runs.get(run_id)
+        run = self.runs.get(run_id.int)
         if run is None:
             return
         now = time.perf_counter()
@@ -433,7 +441,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self.runs.get(run_id)
+        run = self.runs.get(run_id.int)
         if run is None:
             return
         self._record_response(run, response)
@@ -542,7 +550,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self.runs.get(run_id)
+        run = self.runs.get(run_id.int)
         if run is not None and run.span is not None and self.content.enabled:
             value = getattr(output, "content", output)
             result = self.content.dumps(value)

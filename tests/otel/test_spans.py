@@ -75,7 +75,6 @@ def tracing() -> Iterator[Tracing]:
     t = Tracing()
     yield t
     assert not t.handler.runs, f"runs left open: {t.handler.runs}"
-    assert not t.handler.trees
 
 
 class Log(TypedDict):
