@@ -86,8 +86,10 @@ def _detach(token: object) -> None:
     which is discarded with the task, still holds the span and nothing is to undo.
     """
     if isinstance(token, contextvars.Token):
-        with contextlib.suppress(ValueError):
+        try:  # noqa: SIM105 (once per task run; contextlib.suppress costs a context manager)
             token.var.reset(token)
+        except ValueError:
+            pass
     else:
         otel_context.detach(token)
 
@@ -113,6 +115,7 @@ class _Run:
     token: object | None = None
     first_chunk: float | None = None
     metric_attrs: dict[str, Any] | None = None
+    usage: tuple[int, int] | None = None
 
 
 class OTelCallbackHandler(BaseCallbackHandler):
@@ -304,7 +307,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 },
             )
         elif (
-            name == metadata.get("langgraph_node") and tags and any(t.startswith("graph:step:") for t in tags)
+            name == metadata.get("langgraph_node")
+            and tags
+            and f"graph:step:{metadata.get('langgraph_step')}" in tags  # the task's run, not a child's
         ):
             run = self._start(
                 run_id,
@@ -314,7 +319,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 attributes={
                     "langgraph.node": name,
                     "langgraph.step": metadata.get("langgraph_step", -1),
-                    "langgraph.triggers": list(metadata.get("langgraph_triggers", ())),
+                    "langgraph.triggers": tuple(metadata.get("langgraph_triggers", ())),
                     "langgraph.task_id": str(run_id),
                     "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
                     "openinference.span.kind": "CHAIN",
@@ -501,7 +506,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             attrs["llm.token_count.prompt"] = usage_in
             attrs["llm.token_count.completion"] = usage_out
             attrs["llm.token_count.total"] = usage_in + usage_out
-            run.metric_attrs = {**(run.metric_attrs or {}), "_usage": (usage_in, usage_out)}
+            run.usage = (usage_in, usage_out)
         if self.content.enabled and outputs:
             reasons = finish_reasons or ["stop"] * len(outputs)
             parts = [{**message_parts(m), "finish_reason": r} for m, r in zip(outputs, reasons, strict=False)]
@@ -509,10 +514,10 @@ class OTelCallbackHandler(BaseCallbackHandler):
         span.set_attributes(attrs)
 
     def _record_metrics(self, run: _Run, error_type: str | None) -> None:
-        attrs = dict(run.metric_attrs or {})
-        usage = attrs.pop("_usage", None)
+        attrs = run.metric_attrs or {}
         if error_type is not None:
-            attrs["error.type"] = error_type
+            attrs = {**attrs, "error.type": error_type}
+        usage = run.usage
         self.duration.record(time.perf_counter() - run.start, attrs)
         if usage is not None:
             self.token_usage.record(usage[0], {**attrs, "gen_ai.token.type": "input"})
