@@ -4,10 +4,10 @@
 simulation) and reports executed instructions per unit (token, graph run). Each
 probe runs in two processes, with ``k`` and ``0`` measured repetitions after the
 same set-up and warm-up, so start-up and imports cancel out:
-``(I(k) - I(0)) / (k * units)``. The cyclic garbage collector is off during the
-measured runs (where its collections land depends on the run count). Single-threaded
-probes repeat to within a fraction of a percent; probes with a worker thread
-(``messages`` sync) vary by a few percent with valgrind's thread scheduling. Wall
+``(I(k) - I(0)) / (k * units)``. Children run with ``PYTHONHASHSEED=0`` and, as in
+``bench/``, with everything set-up built frozen out of the cyclic collector's way.
+Counts repeat to within a few percent (collector timing, valgrind's scheduling of
+the worker thread in sync ``messages`` probes). Wall
 time on a shared machine swings by tens of percent.
 
 Instructions are not time: they ignore cache misses, lock hand-offs between
@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -160,11 +161,10 @@ def _child(group: str, name: str, runs: int) -> None:
     run = _probe(group, name)
     for _ in range(2):
         run()
-    # the cyclic collector runs after so many allocations, so one more or one fewer collection
-    # lands in the measured runs depending on their number: keep it out (reference counting stays)
+    # as bench/ does: what set-up built is frozen, so a full collection in the measured runs
+    # walks only what they allocate (the collector stays on: it is part of what code costs)
     gc.collect()
     gc.freeze()
-    gc.disable()
     for _ in range(runs):
         run()
 
@@ -174,7 +174,8 @@ def _instructions(group: str, name: str, runs: int) -> int:
         "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
         sys.executable, "-m", "bench.icount", "--child", group, name, str(runs),
     ]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     if out.returncode != 0 or found is None:
         raise RuntimeError(f"{group}/{name} failed under valgrind:\n{out.stderr[-2000:]}")
