@@ -225,6 +225,13 @@ def report(group: str, counts: dict[str, float]) -> list[str]:
                 lines.append(
                     f"  lgtrace / cheapest anchor ({cheapest}) = {added['lgtrace'] / anchors[cheapest]:.2f}"
                 )
+                if "noop" in added and "lgtrace_nosdk" in added:
+                    sdk = added["lgtrace"] - added["lgtrace_nosdk"]
+                    bound = (added["noop"] + sdk) / anchors[cheapest]
+                    lines.append(
+                        f"  lgtrace's SDK span work {sdk / 1e3:.0f}k; callback floor + that SDK work alone"
+                        f" (a handler costing nothing) / cheapest anchor = {bound:.2f}"
+                    )
     return lines
 
 
