@@ -82,8 +82,11 @@ class EventChannel:
 
         ``block=False`` is for producers whose waiting could stall the consumer itself.
         The fast path takes no lock: ``deque.append`` is atomic, and the consumer
-        announces that it sleeps (``_sleeping`` under ``_lock``, or ``_waiter``) before
+        announces that it sleeps (``_sleeping`` or ``_waiter``, under ``_lock``) before
         re-checking the queue, so a producer that appends after that re-check wakes it.
+        Without a lock around check and append, ``maxsize`` may be exceeded by one item
+        per producer racing for the last slot, and a ``put`` racing ``close()`` may land
+        (the next one raises).
         """
         if self.closed:
             raise RunCancelled("the stream consumer has stopped")
@@ -124,10 +127,13 @@ class EventChannel:
                 self._wakeup.release()
 
     def _wake_async(self) -> None:
-        waiter = self._waiter
-        if waiter is None:
-            return
-        self._waiter = None
+        # take-and-clear under the lock the consumer sets its waiter under: a producer
+        # preempted between reading and clearing must not clear the consumer's next waiter
+        with self._lock:
+            waiter = self._waiter
+            if waiter is None:
+                return
+            self._waiter = None
         if threading.get_ident() == self._consumer:
             _resolve(waiter)
         else:
@@ -165,7 +171,9 @@ class EventChannel:
         loop = self._loop
         assert loop is not None, "bind_async() first"
         while not self._items:
-            waiter = self._waiter = loop.create_future()
+            waiter = loop.create_future()
+            with self._lock:
+                self._waiter = waiter
             try:
                 if not self._items:  # else appended before we announced the wait
                     await waiter

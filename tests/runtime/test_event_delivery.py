@@ -10,12 +10,15 @@ The interpreter switches threads every few microseconds here instead of every
 """
 
 import asyncio
+import inspect
 import sys
+import threading
 import time
 
 import pytest
 
 from lgtrace.config import get_stream_writer
+from lgtrace.stream.channel import EventChannel
 
 from .conftest import fan_out
 
@@ -83,3 +86,79 @@ def test_parallel_writers_astream(pause_every):
         return events
 
     _check(asyncio.run(main()))
+
+
+# -- a producer preempted anywhere in the async wake-up ---------------------------------------
+
+
+def _wake_lines() -> list[int]:
+    lines, start = inspect.getsourcelines(EventChannel._wake_async)
+    code = [start + i for i, text in enumerate(lines) if text.strip() and not text.strip().startswith("#")]
+    return code[1:]  # every line of the body
+
+
+@pytest.mark.parametrize("line", _wake_lines())
+def test_async_consumer_is_woken_whatever_line_a_producer_thread_pauses_on(line):
+    """Thread A puts while the async consumer waits and is frozen on ``line`` of the wake-up.
+    Another producer's put still reaches the consumer (at the latest when A resumes), and a
+    wait the consumer starts while A is frozen is still woken after A resumes: a stale
+    producer must not disarm the consumer's next wait (it hung ``astream`` once)."""
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause_on_line(frame, event, arg):
+        if frame.f_code is EventChannel._wake_async.__code__:
+
+            def local(frame, event, arg):
+                if event == "line" and frame.f_lineno == line:
+                    paused.set()
+                    resume.wait(5)
+                return local
+
+            return local
+        return None
+
+    def producer_a(channel):
+        sys.settrace(pause_on_line)
+        try:
+            channel.put("a")
+        finally:
+            sys.settrace(None)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        channel = EventChannel()
+        channel.bind_async()
+        first = asyncio.ensure_future(channel.aget_all())
+        await asyncio.sleep(0.01)  # the consumer waits
+        a = threading.Thread(target=producer_a, args=(channel,))
+        a.start()
+        if not await loop.run_in_executor(None, paused.wait, 0.5):
+            resume.set()
+            a.join()
+            first.cancel()
+            return None  # A never runs this line (the consumer-thread branch)
+        b = threading.Thread(target=channel.put, args=("b",))
+        b.start()
+        got = []
+        done, _ = await asyncio.wait([first], timeout=0.2)  # B may need a lock A holds
+        if done:
+            # woken while A is still frozen: wait again before A resumes, so a stale A
+            # that disarmed this wait would leave "c" below undelivered
+            got += first.result()
+            waiting = asyncio.ensure_future(channel.aget_all())
+            await asyncio.sleep(0.01)
+        else:
+            waiting = first
+        resume.set()
+        await loop.run_in_executor(None, a.join)
+        await loop.run_in_executor(None, b.join)
+        await loop.run_in_executor(None, channel.put, "c")
+        while len(got) < 3:
+            got += await asyncio.wait_for(waiting, 2)
+            waiting = asyncio.ensure_future(channel.aget_all())
+        waiting.cancel()
+        return sorted(got)
+
+    result = asyncio.run(scenario())
+    if result is not None:
+        assert result == ["a", "b", "c"]
