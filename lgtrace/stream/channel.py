@@ -127,18 +127,22 @@ class EventChannel:
                 self._wakeup.release()
 
     def _wake_async(self) -> None:
-        # take-and-clear under the lock the consumer sets its waiter under: a producer
-        # preempted between reading and clearing must not clear the consumer's next waiter
+        if threading.get_ident() == self._consumer:
+            # on the loop thread the consumer cannot arm a new waiter between these lines
+            waiter = self._waiter
+            self._waiter = None
+            if waiter is not None:
+                _resolve(waiter)
+            return
+        # another thread takes and clears under the lock the consumer arms its waiter under:
+        # preempted between reading and clearing, it must not clear the consumer's next waiter
         with self._lock:
             waiter = self._waiter
             if waiter is None:
                 return
             self._waiter = None
-        if threading.get_ident() == self._consumer:
-            _resolve(waiter)
-        else:
-            with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
-                self._loop.call_soon_threadsafe(_resolve, waiter)  # type: ignore[union-attr]
+        with contextlib.suppress(RuntimeError):  # loop closed: nobody listens any more
+            self._loop.call_soon_threadsafe(_resolve, waiter)  # type: ignore[union-attr]
 
     # -- the consumer ------------------------------------------------------------------
 
