@@ -153,7 +153,7 @@ class UsageToolModel(_ReplyModel):
         )
 
 
-class TokenModel(BaseChatModel):
+class TokenModel(_ReplyModel):
     """Streams ``n_tokens`` chunks ``"t0 "``, ``"t1 "``, ...; ``invoke`` joins them.
 
     ``yield_every`` > 0 makes the async stream give the event loop a turn every
@@ -170,23 +170,8 @@ class TokenModel(BaseChatModel):
     def _tokens(self) -> Iterator[str]:
         return (f"t{i} " for i in range(self.n_tokens))
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="".join(self._tokens())))])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._generate(messages)
 
     def _stream(
         self,

@@ -169,17 +169,11 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
         if case.variants is not None:
             if not _compare_variants(case, rec, checks):
                 return rec
-            live = [label for label in benches if variants[label]["status"] == "ok"]
-            rec["phases_s"] = {"build_and_check": round(time.perf_counter() - t_check, 3)}
-            _time_or_error(case, settings, rec, {label: benches[label] for label in live})
-            if case.finish is not None and rec["status"] != "error":
-                case.finish(rec)
-            return rec
-        if BASELINE not in checks:
+        elif BASELINE not in checks:
             rec["status"] = "error"
             rec["reason"] = f"{BASELINE} failed: {variants[BASELINE].get('reason')}"
             return rec
-        if SUBJECT in checks:
+        elif SUBJECT in checks:
             diff = first_difference(checks[SUBJECT], checks[BASELINE])
             if diff is not None:
                 rec["status"], rec["reason"] = "mismatch", f"results differ: {diff}"
@@ -191,6 +185,8 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
         live = [label for label in benches if variants[label]["status"] == "ok"]
         rec["phases_s"] = {"build_and_check": round(time.perf_counter() - t_check, 3)}
         _time_or_error(case, settings, rec, {label: benches[label] for label in live})
+        if case.finish is not None and rec["status"] != "error":
+            case.finish(rec)
     finally:
         for bench in benches.values():
             bench.close()
