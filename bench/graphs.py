@@ -8,8 +8,10 @@ that the other avoids.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import operator
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
@@ -407,3 +409,52 @@ def token_graph(m: Impl, n_tokens: int, *, aio: bool, yield_every: int = 0, in_n
     builder.add_edge(m.START, "model")
     builder.add_edge("model", m.END)
     return builder.compile()
+
+
+# --------------------------------------------------------------------------- blocking chain (concurrency)
+
+
+class _ChainState(TypedDict):
+    value: int
+    trail: Annotated[list[str], operator.add]
+
+
+def blocking_chain(m: Impl, sleep_s: float, *, aio: bool) -> Any:
+    """``START -> add_one -> wait -> add_three -> END``; ``wait`` sleeps ``sleep_s`` and doubles.
+
+    Sync nodes sleep with ``time.sleep`` (blocking, as a sync client call would), async nodes
+    with ``asyncio.sleep``. The final state of input ``value`` is ``blocking_chain_result(value)``.
+    """
+
+    def add_one(state: _ChainState) -> dict[str, Any]:
+        return {"value": state["value"] + 1, "trail": ["add_one"]}
+
+    def add_three(state: _ChainState) -> dict[str, Any]:
+        return {"value": state["value"] + 3, "trail": ["add_three"]}
+
+    wait: Callable[..., Any]
+    if aio:
+
+        async def wait(state: _ChainState) -> dict[str, Any]:
+            await asyncio.sleep(sleep_s)
+            return {"value": state["value"] * 2, "trail": ["wait"]}
+    else:
+
+        def wait(state: _ChainState) -> dict[str, Any]:  # type: ignore[no-redef]
+            time.sleep(sleep_s)
+            return {"value": state["value"] * 2, "trail": ["wait"]}
+
+    builder = m.StateGraph(_ChainState)
+    builder.add_node("add_one", _node(add_one, aio))
+    builder.add_node("wait", wait)
+    builder.add_node("add_three", _node(add_three, aio))
+    builder.add_edge(m.START, "add_one")
+    builder.add_edge("add_one", "wait")
+    builder.add_edge("wait", "add_three")
+    builder.add_edge("add_three", m.END)
+    return builder.compile()
+
+
+def blocking_chain_result(value: int) -> dict[str, Any]:
+    """The final state ``blocking_chain`` reaches from ``{"value": value, "trail": []}``."""
+    return {"value": (value + 1) * 2 + 3, "trail": ["add_one", "wait", "add_three"]}
