@@ -146,25 +146,22 @@ def schema_kind(schema: Any) -> str:
 def object_to_update(obj: Any, keys: collections.abc.Iterable[str]) -> dict[str, Any]:
     """A schema instance returned by a node (or given as input) as an update dict.
 
-    Keeps a field when its value is not None, when its default is not None, or
-    (Pydantic) when it was set explicitly -- the rule LangGraph applies.
+    LangGraph's rule: a dataclass writes every field it has (None included); a
+    Pydantic model writes a field when its value is not None, when its default
+    is not None, or when it was set explicitly.
     """
     if isinstance(obj, BaseModel):
         explicitly_set = obj.model_fields_set
         defaults = {k: f.default for k, f in type(obj).model_fields.items()}
-    else:
-        explicitly_set = frozenset()
-        defaults = (
-            {f.name: f.default for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
-        )
-    out: dict[str, Any] = {}
-    for key in keys:
-        value = getattr(obj, key, MISSING)
-        if value is MISSING:
-            continue
-        if value is not None or defaults.get(key, MISSING) is not None or key in explicitly_set:
-            out[key] = value
-    return out
+        out: dict[str, Any] = {}
+        for key in keys:
+            value = getattr(obj, key, MISSING)
+            if value is MISSING:
+                continue
+            if value is not None or defaults.get(key, MISSING) is not None or key in explicitly_set:
+                out[key] = value
+        return out
+    return {key: value for key in keys if (value := getattr(obj, key, MISSING)) is not MISSING}
 
 
 def is_schema_instance(obj: Any) -> bool:

@@ -36,7 +36,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.managed = tuple(managed_of(builder.state_schema).items())
         self.output_cls = builder.output_schema
         self.output_kind = schema_kind(builder.output_schema)
-        self.input_keys = frozenset(channels_of(builder.input_schema)) or self.state_keys
+        self.input_keys_ordered = tuple(channels_of(builder.input_schema)) or self.state_keys_ordered
+        self.input_keys = frozenset(self.input_keys_ordered)
         self.output_keys = tuple(channels_of(builder.output_schema)) or self.state_keys_ordered
 
         self.edges_from: dict[str, tuple[str, ...]] = {}
@@ -88,7 +89,9 @@ class CompiledStateGraph(Runnable[Any, Any]):
     def coerce_input(self, value: Any, *, strict: bool) -> dict[str, Any]:
         """Graph input -> update dict. Top-level input must only use known keys."""
         if is_schema_instance(value):
-            return object_to_update(value, self.state_keys_ordered)
+            # what LangGraph's START writes: the input schema's fields the object has
+            # (so a parent's state object handed to this graph as a node brings its defaults)
+            return object_to_update(value, self.input_keys_ordered)
         if not isinstance(value, dict):
             raise TypeError(
                 f"Input to graph {self.name!r} must be a dict of state keys, got {type(value).__name__}"
@@ -104,8 +107,11 @@ class CompiledStateGraph(Runnable[Any, Any]):
         return {k: v for k, v in value.items() if k in self.input_keys}
 
     def coerce_node_input(self, node: NodeSpec, state: Any) -> Any:
+        """A node's input as an instance of its input schema (dataclass / Pydantic), as LangGraph
+        maps it. Compiled subgraphs included: the instance's fields with defaults are part of
+        the subgraph's input, so of its output, so of what the subgraph node writes."""
         schema = node.input_schema if node.input_schema is not None else self.state_schema
-        if node.is_subgraph or not isinstance(state, dict):
+        if not isinstance(state, dict):
             return state
         kind = self.state_kind if schema is self.state_schema else schema_kind(schema)
         return schema(**state) if kind != "dict" else state
