@@ -220,7 +220,8 @@ def format_table(data: dict[str, Any]) -> str:
     s = data["settings"]
     head = (
         f"{'impl':<10} {'nodes':<6} {'correct':>11} {'wall':>8} {'cpu':>7}  "
-        f"{'threads: before  peak  after':<29} {'RSS MiB: before   peak  +peak':<30} {'ru_maxrss':>9}"
+        f"{'threads: before  peak  after':<29} {'RSS MiB: before   peak  +peak':<30} "
+        f"{'ru_maxrss':>9} {'VMS peak':>9}"
     )
     lines = [
         f"{s['runs']} concurrent astream runs per process (a fresh process per row); graph "
@@ -237,20 +238,21 @@ def format_table(data: dict[str, Any]) -> str:
         plus = None if peak is None else peak - before
         threads = f"{r['threads_before']:>15} {_f(r['threads_peak'], 'd'):>5} {r['threads_after']:>6}"
         rss = f"{before:>15.0f} {_f(peak, '.0f'):>6} {_f(plus, '+.0f'):>6}"
+        correct = f"{r['correct']}/{r['runs']}"
         lines.append(
-            f"{r['impl']:<10} {r['nodes']:<6} {r['correct']:>5}/{r['runs']:<5} {r['wall_s']:>7.2f}s "
+            f"{r['impl']:<10} {r['nodes']:<6} {correct:>11} {r['wall_s']:>7.2f}s "
             f"{r['cpu_s']:>6.2f}s  {threads:<29} {rss:<30} {r['ru_maxrss_mib']:>9.0f} "
             f"{_f(r['vms_peak_mib'] and r['vms_peak_mib'] / 1024, '.1f'):>7}Gi"
         )
         if r["errors"]:
             lines.append(f"{'':<17} first errors: {r['first_errors']}")
-    lines.append(
-        "threads: OS threads of the process (main included), sampled every 5 ms from the parent; before = "
-        "just before the runs, peak = during them, after = once asyncio.run returned. RSS likewise; "
-        "ru_maxrss is the process's lifetime peak (imports included); VMS: address space (GiB), where "
-        "each thread's stack reservation shows. wall: the gather of all runs; "
-        "cpu: process CPU time (user + system) of asyncio.run."
-    )
+    lines += [
+        "threads: OS threads of the process (main included), sampled every 5 ms from the parent process;",
+        "  before = just before the runs, peak = during them, after = once asyncio.run returned.",
+        "RSS: likewise; ru_maxrss: the process's lifetime peak (imports included); VMS: address space,",
+        "  where each thread's stack reservation shows. wall: the gather of all runs; cpu: process CPU",
+        "  time (user + system) of asyncio.run.",
+    ]
     return "\n".join(lines)
 
 
