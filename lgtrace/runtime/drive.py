@@ -157,6 +157,13 @@ class _Driver:
         if run.scope.cancel.is_set():
             raise RunCancelled("the stream consumer has stopped")
 
+    def _stop(self, run: GraphRun) -> None:
+        """The run ends early: code still running under it raises ``RunCancelled`` at its next
+        event (writer, token); a top-level run's channel refuses new events."""
+        run.scope.cancel.set()
+        if run.parent is None:
+            run.channel.close()
+
 
 def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     node = task.node
@@ -219,7 +226,7 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
         run_manager.on_chain_end(task.update)
 
 
-async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) -> None:
+async def _run_node_async(run: GraphRun, task: Task, callbacks: Any) -> None:
     """Run one task under the event loop (called inside a copied context); see ``_run_node_sync``."""
     node = task.node
     config = task.config
@@ -242,7 +249,7 @@ async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) 
                 args, kwargs = _call_args(task)
                 ctx = contextvars.copy_context()
                 result = await asyncio.get_running_loop().run_in_executor(
-                    pool(),
+                    None,
                     lambda: ctx.run(node.action, *args, **kwargs),  # type: ignore[arg-type]
                 )
         except ParentCommand as exc:
@@ -261,15 +268,75 @@ async def _run_node_async(run: GraphRun, task: Task, callbacks: Any, pool: Any) 
         await run_manager.on_chain_end(task.update)
 
 
+class _Step:
+    """The consumer's view of a superstep whose tasks run concurrently.
+
+    Task results are emitted as tasks end, except for a single-task step, whose result
+    follows the application of its writes (as in LangGraph: a reducer that fails on it
+    leaves no update behind). The first task to fail, in time, ends the step: events that
+    reached the channel after it are dropped, and the driver stops the other tasks.
+    """
+
+    __slots__ = ("defer", "failed", "remaining", "run")
+
+    def __init__(self, run: GraphRun, tasks: list[Task]) -> None:
+        self.run = run
+        self.remaining = len(tasks)
+        self.defer = len(tasks) == 1
+        self.failed: Task | None = None
+
+    def take(self, batch: list[Any], shaper: Shaper | None) -> list[Any]:
+        """Handle a batch from the channel; returns what to yield (in order)."""
+        out = []
+        for item in batch:
+            if type(item) is Task:
+                self.remaining -= 1
+                if _failed(item):
+                    self.failed = item
+                    return out  # the rest was produced after the failure
+                if not self.defer:
+                    self.run.emit_task_result(item)
+            elif shaper is not None:
+                out.append(shaper(*item))
+        return out
+
+
+def _failed(task: Task) -> bool:
+    return task.error is not None and not isinstance(task.error, ParentCommand)
+
+
+class _StepFailed(Exception):
+    """Internal: a task of a concurrent step failed; its result events wait in ``events``."""
+
+    def __init__(self, task: Task, events: list[Any]) -> None:
+        super().__init__(task.name)
+        self.task = task
+        self.events = events
+
+
+def _fail_step(run: GraphRun, task: Task) -> _StepFailed:
+    """The failed task's own result events, kept apart from anything produced after it."""
+    run.channel.drain()  # produced after the failure: not delivered
+    events: list[Any] = []
+    run.emit_task_result(task, local=events)
+    return _StepFailed(task, events)
+
+
 def _finish_step(run: GraphRun, tasks: list[Task]) -> None:
-    """After every task of a step ended: raise the first error, else apply the writes."""
-    for t in tasks:
-        if t.error is not None and not isinstance(t.error, ParentCommand):
-            raise t.error
-    for t in tasks:
-        if isinstance(t.error, ParentCommand):
-            raise t.error
-    if run.apply(tasks):
+    """After every task of a step ended: raise an error or apply the writes, then emit."""
+    if len(tasks) == 1:
+        task = tasks[0]
+        if task.error is not None:
+            run.emit_task_result(task)
+            raise task.error
+        changed = run.apply(tasks)
+        run.emit_task_result(task)
+    else:
+        for t in tasks:
+            if isinstance(t.error, ParentCommand):
+                raise t.error
+        changed = run.apply(tasks)
+    if changed:
         run.emit_values()
 
 
@@ -302,37 +369,36 @@ class SyncDriver(_Driver):
                 if len(tasks) == 1 and not self.live:
                     task = tasks[0]
                     contextvars.copy_context().run(_run_node_sync, run, task, self._task_callbacks(run, task))
-                    run.emit_task_result(task)
                 else:
                     pool = self._pool()
                     futures = [
                         pool.submit(contextvars.copy_context().run, self._run_and_post, run, t) for t in tasks
                     ]
-                    remaining = len(tasks)
-                    while remaining:
-                        for item in channel.get_all():
-                            if type(item) is Task:
-                                remaining -= 1
-                                run.emit_task_result(item)
-                            elif shaper is not None:
-                                yield shaper(*item)
+                    step = _Step(run, tasks)
+                    while step.remaining and step.failed is None:
+                        yield from step.take(channel.get_all(), shaper)
+                    if step.failed is not None:
+                        raise _fail_step(run, step.failed)
                     futures = []
                 _finish_step(run, tasks)
         except GeneratorExit as exc:
             outcome = exc
             raise
         except BaseException as exc:
-            outcome = exc
-            if shaper is not None and not isinstance(exc, GeneratorExit):
-                # deliver what was produced before the failure, then raise
-                pending = channel.drain()
-                self._shutdown(run, futures)
-                for item in pending:
+            failure = exc if isinstance(exc, _StepFailed) else None
+            outcome = failure.task.error if failure is not None else exc  # type: ignore[assignment]
+            # deliver what was produced before the failure (after stopping the rest), then raise
+            pending = [] if failure is not None else channel.drain()
+            self._shutdown(run, futures, stop=True)
+            if shaper is not None:
+                for item in failure.events if failure is not None else pending:
                     if type(item) is not Task:
                         yield shaper(*item)
+            if failure is not None:
+                raise outcome from None  # type: ignore[misc]
             raise
         finally:
-            self._shutdown(run, futures)
+            self._shutdown(run, futures, stop=outcome is not None)
             if run.run_manager is not None:
                 if outcome is None:
                     run.run_manager.on_chain_end(run.output())
@@ -346,21 +412,21 @@ class SyncDriver(_Driver):
         finally:
             run.channel.put_final(task)
 
-    def _shutdown(self, run: GraphRun, futures: list[Future[Any]]) -> None:
-        if futures and any(not f.done() for f in futures):
-            # the consumer is gone or a task failed: stop what has not started, and tell
-            # what is running (writers and handlers raise RunCancelled from now on)
-            if run.parent is None:
-                run.scope.cancel.set()
-                run.channel.close()
-            for f in futures:
-                f.cancel()
+    def _shutdown(self, run: GraphRun, futures: list[Future[Any]], *, stop: bool) -> None:
+        if stop:
+            self._stop(run)
+        for f in futures:
+            f.cancel()
         if self.pool is not None:
+            # running threads cannot be interrupted: they were told to stop; wait for them
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
 
 class AsyncDriver(_Driver):
+    """Async nodes run as asyncio tasks; sync nodes in the event loop's default executor,
+    shared by every run on the loop (a bounded number of threads, however many runs)."""
+
     async def events(self, shaper: Shaper | None) -> AsyncIterator[Any]:
         run = self._setup()
         channel = run.channel
@@ -368,6 +434,8 @@ class AsyncDriver(_Driver):
         manager = self._callbacks(run, AsyncCallbackManager, AsyncStreamMessagesHandler)
         if manager.handlers:
             run.run_manager = await manager.on_chain_start(None, self.input, **self._register(run))
+        limit = run.config.get("max_concurrency")
+        gate = asyncio.Semaphore(limit) if limit else None
         running: list[asyncio.Task[Any]] = []
         outcome: BaseException | None = None
         try:
@@ -393,41 +461,45 @@ class AsyncDriver(_Driver):
                         # and restore the config variable it sets
                         token = var_child_runnable_config.set(var_child_runnable_config.get())
                         try:
-                            await _run_node_async(run, task, None, self._pool)
+                            await _run_node_async(run, task, None)
                         finally:
                             var_child_runnable_config.reset(token)
                     else:
                         await asyncio.create_task(
-                            _run_node_async(run, task, self._task_callbacks(run, task), self._pool),
+                            _run_node_async(run, task, self._task_callbacks(run, task)),
                             context=contextvars.copy_context(),
                         )
-                    run.emit_task_result(task)
                 else:
                     running = [
-                        asyncio.create_task(self._run_and_post(run, t), context=contextvars.copy_context())
+                        asyncio.create_task(
+                            self._run_and_post(run, t, gate), context=contextvars.copy_context()
+                        )
                         for t in tasks
                     ]
-                    remaining = len(tasks)
-                    while remaining:
-                        for item in await channel.aget_all():
-                            if type(item) is Task:
-                                remaining -= 1
-                                run.emit_task_result(item)
-                            elif shaper is not None:
-                                yield shaper(*item)
+                    step = _Step(run, tasks)
+                    while step.remaining and step.failed is None:
+                        for out in step.take(await channel.aget_all(), shaper):
+                            yield out
+                    if step.failed is not None:
+                        raise _fail_step(run, step.failed)
                     running = []
                 _finish_step(run, tasks)
         except BaseException as exc:
-            outcome = exc
-            if shaper is not None and not isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
-                pending = channel.drain()
-                await self._shutdown(run, running)
-                for item in pending:
+            failure = exc if isinstance(exc, _StepFailed) else None
+            outcome = failure.task.error if failure is not None else exc  # type: ignore[assignment]
+            if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+                raise
+            pending = [] if failure is not None else channel.drain()
+            await self._shutdown(run, running, stop=True)
+            if shaper is not None:
+                for item in failure.events if failure is not None else pending:
                     if type(item) is not Task:
                         yield shaper(*item)
+            if failure is not None:
+                raise outcome from None  # type: ignore[misc]
             raise
         finally:
-            await self._shutdown(run, running)
+            await self._shutdown(run, running, stop=outcome is not None)
             if run.run_manager is not None:
                 if outcome is None:
                     await run.run_manager.on_chain_end(run.output())
@@ -435,21 +507,24 @@ class AsyncDriver(_Driver):
                     await run.run_manager.on_chain_error(outcome)
                 self._unregister()
 
-    async def _run_and_post(self, run: GraphRun, task: Task) -> None:
+    async def _run_and_post(self, run: GraphRun, task: Task, gate: asyncio.Semaphore | None) -> None:
         try:
-            await _run_node_async(run, task, self._task_callbacks(run, task), self._pool)
+            if gate is None:
+                await _run_node_async(run, task, self._task_callbacks(run, task))
+            else:
+                async with gate:
+                    await _run_node_async(run, task, self._task_callbacks(run, task))
         finally:
             run.channel.put_final(task)
 
-    async def _shutdown(self, run: GraphRun, running: list[asyncio.Task[Any]]) -> None:
-        if running and any(not t.done() for t in running):
-            if run.parent is None:
-                run.scope.cancel.set()
-                run.channel.close()
-            for t in running:
-                t.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-        if self.pool is not None:
-            pool, self.pool = self.pool, None
-            # threads cannot be interrupted: wait for them off the event loop
-            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown, True)
+    async def _shutdown(self, run: GraphRun, running: list[asyncio.Task[Any]], *, stop: bool) -> None:
+        """Stop and cancel the step's tasks. A sync node already running in an executor
+        thread cannot be interrupted: it is told to stop (its writer and token stream raise
+        ``RunCancelled``) and left to finish without holding the caller."""
+        if stop:
+            self._stop(run)
+        pending = [t for t in running if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

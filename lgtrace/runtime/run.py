@@ -10,14 +10,19 @@ later persist and resume a run without changing this loop.
 from __future__ import annotations
 
 import functools
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
-from lgtrace.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError, ParentCommand
+from lgtrace.errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidUpdateError,
+    ParentCommand,
+    RunCancelled,
+)
 from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import user_tags
@@ -56,6 +61,31 @@ def _noop_writer(_: Any) -> None:
     return None
 
 
+class StopFlag:
+    """Set when a run must stop: its consumer left, or one of its tasks failed.
+
+    A nested run's flag has its parent run's flag as ``parent``: stopping a run stops
+    everything under it, while a failing subgraph stops only its own tasks (the node
+    that ran it may catch the error)."""
+
+    __slots__ = ("_set", "parent")
+
+    def __init__(self, parent: StopFlag | None = None) -> None:
+        self._set = False
+        self.parent = parent
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        flag: StopFlag | None = self
+        while flag is not None:
+            if flag._set:
+                return True
+            flag = flag.parent
+        return False
+
+
 @dataclass(slots=True, eq=False)
 class Scope:
     """What a run hands to everything under its tasks (nested graphs, writers, handlers)."""
@@ -64,8 +94,8 @@ class Scope:
     """The top-level consumer's channel: events from nested graphs go straight there."""
     subgraph_modes: frozenset[str]
     """Modes the top-level consumer wants from nested graphs (empty without subgraphs=True)."""
-    cancel: threading.Event
-    """Set when the top-level consumer stops; shared by the whole run tree."""
+    cancel: StopFlag
+    """This run's stop flag (chained to its parents': the top-level consumer stopping stops all)."""
     seed: uuid.UUID
     writer: Any = _noop_writer
     typed_values: bool = False
@@ -87,6 +117,9 @@ class Task:
     sends: list[Send] = field(default_factory=list)
     update: Any = None
     error: BaseException | None = None
+    collected: bool = False
+    """The node returned and its return value became writes: an error after that (a
+    conditional edge raising) still streams the update, as in LangGraph."""
 
     def sort_key(self) -> tuple[int, Any]:
         """Pull tasks by node name, then push tasks by index (LangGraph's write order)."""
@@ -117,12 +150,12 @@ class GraphRun:
             self.ns: tuple[str, ...] = tuple(self.ns_str.split(NS_SEP)) if self.ns_str else ()
             self.forward_modes = parent.subgraph_modes
             seed = uuid.uuid5(parent.seed, self.ns_str)
-            self.scope = Scope(parent.root, parent.subgraph_modes, parent.cancel, seed)
+            self.scope = Scope(parent.root, parent.subgraph_modes, StopFlag(parent.cancel), seed)
             self.scope.typed_values = parent.typed_values
         else:
             self.ns_str, self.ns = "", ()
             self.forward_modes = frozenset()
-            self.scope = Scope(channel, frozenset(), threading.Event(), uuid.uuid4())
+            self.scope = Scope(channel, frozenset(), StopFlag(), uuid.uuid4())
         self.modes = local_modes | self.forward_modes
         if "custom" in self.modes:
             self.scope.writer = self.make_writer()
@@ -148,15 +181,21 @@ class GraphRun:
             self.scope.root.put((self.ns, mode, payload))
 
     def make_writer(self) -> Any:
+        """The ``custom`` writer: emits at once; returns an awaitable that waits for space.
+
+        ``writer(x)`` never blocks the event loop; an async node that produces faster than
+        the consumer reads can ``await writer(x)`` to be back-pressured (on the consumer's
+        loop, when the buffer is full, the awaitable waits for the consumer to drain).
+        """
         cancel = self.scope.cancel
         emit = self.emit
+        space = self.scope.root.space
 
-        def writer(chunk: Any) -> None:
+        def writer(chunk: Any) -> Any:
             if cancel.is_set():
-                from lgtrace.errors import RunCancelled
-
-                raise RunCancelled("the stream consumer has stopped")
+                raise RunCancelled("the run has stopped")
             emit("custom", chunk)
+            return space()
 
         return writer
 
@@ -182,20 +221,32 @@ class GraphRun:
             metadata["tags"] = tags
         return metadata
 
-    def emit_task_result(self, t: Task) -> None:
+    def emit_task_result(self, t: Task, local: list[Any] | None = None) -> None:
+        """A task's ``updates`` / ``tasks`` / ``debug`` events.
+
+        With ``local``, events for this run's own consumer are appended there instead of
+        the channel (a failed step's consumer keeps them apart from later events)."""
         if isinstance(t.error, ParentCommand):
             return  # not a result of this graph: the parent applies the command
-        if t.error is None and "updates" in self.modes:
-            self.emit("updates", {t.name: t.update})
+        emit = self.emit if local is None else functools.partial(self._emit_into, local)
+        wrote = t.error is None or t.collected
+        if wrote and "updates" in self.modes:
+            emit("updates", {t.name: t.update})
         wants_debug = "debug" in self.modes
         if wants_debug or "tasks" in self.modes:
-            result = dict(t.update) if t.update and t.error is None else {}
+            result = dict(t.update) if t.update and wrote else {}
             payload = {"id": t.id, "name": t.name, "error": t.error, "result": result, "interrupts": []}
-            self.emit("tasks", payload)
+            emit("tasks", payload)
             if wants_debug:
-                self.emit(
+                emit(
                     "debug", {"step": t.step, "timestamp": _now(), "type": "task_result", "payload": payload}
                 )
+
+    def _emit_into(self, local: list[Any], mode: str, payload: Any) -> None:
+        if mode in self.local_modes:
+            local.append(((), mode, payload))
+        if mode in self.forward_modes:
+            self.scope.root.put((self.ns, mode, payload))
 
     def emit_values(self) -> None:
         """The whole state (every channel, as LangGraph streams it; ``output()`` filters)."""
@@ -330,6 +381,7 @@ class GraphRun:
                 "updates, a Command, a list of Commands, or None."
             )
         task.update = dict(writes) if writes else None  # a key written twice shows its last value
+        task.collected = True
 
     def _add_writes(self, task: Task, update: Any) -> None:
         graph = self.graph
@@ -464,8 +516,15 @@ class GraphRun:
                 values[key] = writes[0][1]
             else:
                 current = values.get(key, MISSING)
-                for _, v in writes:
-                    current = v if current is MISSING else reducer(current, v)
+                for node, v in writes:
+                    try:
+                        current = v if current is MISSING else reducer(current, v)
+                    except Exception as exc:
+                        exc.add_note(
+                            f"Raised by the reducer of key {key!r} applying the update of node {node!r} "
+                            f"in step {self.step} of graph {graph.name!r}"
+                        )
+                        raise
                 values[key] = current
         return bool(pending)
 

@@ -18,16 +18,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import deque
 from typing import Any
 
 from lgtrace.errors import RunCancelled
 
+logger = logging.getLogger("lgtrace")
+
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class _Ready:
+    """An awaitable that is already done (``await writer(x)`` when there is room)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+READY = _Ready()
+
+
+class _Space:
+    """An awaitable that waits until the channel has room (created only when it is full)."""
+
+    __slots__ = ("_channel",)
+
+    def __init__(self, channel: EventChannel) -> None:
+        self._channel = channel
+
+    def __await__(self) -> Any:
+        return self._channel.wait_for_space().__await__()
 
 
 class EventChannel:
@@ -39,6 +66,7 @@ class EventChannel:
         "_loop",
         "_maxsize",
         "_not_full",
+        "_overflow_warned",
         "_sleeping",
         "_space_waiters",
         "_waiter",
@@ -59,6 +87,7 @@ class EventChannel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None  # what the async consumer awaits
         self._async_space: asyncio.Event | None = None
+        self._overflow_warned = False
         self.closed = False
 
     @property
@@ -106,9 +135,25 @@ class EventChannel:
         if self._waiter is not None:
             self._wake_async()
 
+    def space(self) -> Any:
+        """An awaitable: done at once unless the channel is full and the caller runs on the
+        consumer's event loop, where it waits for the consumer to drain."""
+        if self._maxsize and self._loop is not None and len(self._items) >= self._maxsize:
+            return _Space(self)
+        return READY
+
     def _wait_for_space(self) -> None:
         if threading.get_ident() == self._consumer:
-            return  # the consumer's own thread is the one that would have to drain
+            # the consumer's own thread is the one that would have to drain: never block it
+            if not self._overflow_warned and len(self._items) >= 4 * self._maxsize:
+                self._overflow_warned = True
+                logger.warning(
+                    "%d stream events are waiting for a slow consumer and more are produced on the "
+                    "consumer's own event loop, where producers cannot be made to wait; "
+                    "`await writer(...)` in async nodes to apply back-pressure",
+                    len(self._items),
+                )
+            return
         with self._lock:
             # counted before the check: a consumer that drains after it sees the count
             self._space_waiters += 1
