@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import typing
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
@@ -292,7 +293,14 @@ class StateGraph:
     # -- compile -----------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first structural problem found."""
+        """Raise ``ValueError`` naming the first structural problem found.
+
+        Nodes that look unreachable are only warned about (``UserWarning``), as LangGraph
+        compiles them: a node may be reached by a ``Command`` no static check can see.
+        """
+        self._validate(stacklevel=2)
+
+    def _validate(self, stacklevel: int) -> None:
         known = set(self.nodes)
         for start, end in sorted(self.edges):
             if start != START and start not in known:
@@ -328,44 +336,68 @@ class StateGraph:
                 "Graph must have an entry point: add an edge from START "
                 "(add_edge(START, 'node') or set_entry_point('node'))"
             )
-        self._check_reachable()
+        self._warn_unreachable(stacklevel + 1)
 
-    def _check_reachable(self) -> None:
+    def _unreachable_nodes(self) -> list[str]:
+        """Nodes no route seen in the graph leads to from START (empty when a dynamic one may).
+
+        A route is an edge, a join whose every start is reached, a conditional edge's
+        known destinations, or a node's declared ``Command`` destinations. A conditional
+        edge with no ``path_map`` or ``Literal`` annotation, a node whose code (or a
+        function it names) builds a ``Command``, and a subgraph (``Command.PARENT``) may
+        route anywhere: once one of them is reached, every node may be.
+        """
         successors: dict[str, set[str]] = {}
-        dynamic = False
+        dynamic: set[str] = set()
         for s, e in self.edges:
             successors.setdefault(s, set()).add(e)
-        for starts, e in self.waiting_edges:
-            for s in starts:
-                successors.setdefault(s, set()).add(e)
         for source, branches in self.branches.items():
             for b in branches.values():
                 if b.ends is None:
-                    dynamic = True
+                    dynamic.add(source)
                 else:
                     successors.setdefault(source, set()).update(b.ends)
         for node in self.nodes.values():
             if node.ends is None or node.is_subgraph:
-                dynamic = True  # bare Command annotation or a subgraph's Command.PARENT
+                dynamic.add(node.name)
             else:
                 successors.setdefault(node.name, set()).update(node.ends)
-        if dynamic:
-            return
         seen = {START}
         frontier = [START]
         while frontier:
-            for nxt in successors.get(frontier.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    frontier.append(nxt)
-        for name in self.nodes:
-            if name not in seen:
-                raise ValueError(
-                    f"Node {name!r} is not reachable from START: no edge, conditional edge or "
-                    f"Command destination leads to it. If a node routes to it with "
-                    f"Command(goto={name!r}), annotate that node's return type as "
-                    f"Command[Literal[{name!r}]] or pass destinations=({name!r},) to add_node."
-                )
+            while frontier:
+                current = frontier.pop()
+                if current in dynamic:
+                    return []
+                for nxt in successors.get(current, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        frontier.append(nxt)
+            for starts, end in self.waiting_edges:  # a join fires once all its starts ran
+                if end not in seen and all(s in seen for s in starts):
+                    seen.add(end)
+                    frontier.append(end)
+        return [name for name in self.nodes if name not in seen]
+
+    def _warn_unreachable(self, stacklevel: int) -> None:
+        names = self._unreachable_nodes()
+        if not names:
+            return
+        one = len(names) == 1
+        goto = f"Command(goto={names[0]!r})" if one else "Command(goto=...)"
+        warnings.warn(
+            f"{'Node' if one else 'Nodes'} {', '.join(map(repr, names))} "
+            f"{'looks' if one else 'look'} unreachable from START: no edge, conditional edge or "
+            f"declared Command destination leads to {'it' if one else 'them'}, and no node reached "
+            "from START visibly routes dynamically (a Command built in its code or in a function it "
+            "names, a conditional edge without path_map, a subgraph). "
+            f"{'It' if one else 'They'} may still run if a node returns {goto} built where lgtrace "
+            "cannot see it (a method, a callable passed in); declare that route, and silence this "
+            f"warning, by annotating that node's return type as Command[Literal[{names[0]!r}]] or "
+            f"passing destinations=({names[0]!r},) to add_node.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
 
     def compile(
         self,
@@ -388,7 +420,7 @@ class StateGraph:
         ):
             if value not in (None, False):
                 raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
-        self.validate()
+        self._validate(stacklevel=2)
         from lgtrace.runtime.compiled import CompiledStateGraph
 
         return CompiledStateGraph(self, name=name or "LangGraph", debug=debug)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,13 +123,60 @@ def declared_ends(fn: Any) -> tuple[str, ...] | None:
     return None if _mentions_command(fn) else ()
 
 
+_MAX_CODE_OBJECTS = 256
+"""How many code objects ``_mentions_command`` reads before it gives up (and assumes yes)."""
+
+
 def _mentions_command(fn: Any) -> bool:
-    """Whether an unannotated node's code refers to ``Command`` (so it may route anywhere)."""
-    code = getattr(_unwrap_callable(fn), "__code__", None)
-    stack = [code] if code is not None else []
+    """Whether a node's code may build a ``Command`` (so it may route anywhere).
+
+    Reads the node's code, the functions and lambdas nested in it, and the functions it
+    refers to by name (globals, closure variables, attributes of modules it names), so a
+    ``Command`` built in a helper is seen. Only an estimate: a ``Command`` may also come
+    from code reached in ways this does not follow (methods of objects, callables passed
+    in, ``getattr``), which is why an apparently unreachable node is only warned about.
+    """
+    target = _unwrap_callable(fn)
+    while isinstance(target, functools.partial):
+        target = _unwrap_callable(target.func)
+    if getattr(target, "__code__", None) is None:
+        return True  # no code to read (builtins, C callables): assume it may
+    seen: set[int] = set()
+    # (code, globals it runs with, closure values by name)
+    stack: list[tuple[types.CodeType, dict[str, Any], dict[str, Any]]] = [_frame_of(target)]
     while stack:
-        current = stack.pop()
-        if "Command" in current.co_names:
+        code, namespace, cells = stack.pop()
+        if id(code) in seen:
+            continue
+        seen.add(id(code))
+        if len(seen) > _MAX_CODE_OBJECTS:
             return True
-        stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
-    return code is None  # no code to read (builtins, C callables): assume it may
+        names = code.co_names
+        if "Command" in names:
+            return True
+        referenced = [namespace[n] for n in names if n in namespace]
+        referenced.extend(cells.values())
+        modules_seen: set[int] = set()
+        for obj in referenced:  # grows with the attributes of the modules it names
+            if obj is Command:  # imported under another name
+                return True
+            if inspect.ismodule(obj) and id(obj) not in modules_seen:
+                modules_seen.add(id(obj))
+                referenced.extend(getattr(obj, n) for n in names if hasattr(obj, n))
+            elif inspect.isfunction(obj) or inspect.ismethod(obj):
+                stack.append(_frame_of(obj))
+        stack.extend((c, namespace, {}) for c in code.co_consts if isinstance(c, types.CodeType))
+    return False
+
+
+def _frame_of(fn: Any) -> tuple[types.CodeType, dict[str, Any], dict[str, Any]]:
+    """A function's code, the globals it runs with and its bound closure variables."""
+    code = fn.__code__
+    closure = getattr(fn, "__closure__", None) or ()
+    cells: dict[str, Any] = {}
+    for name, cell in zip(code.co_freevars, closure, strict=False):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:  # not bound yet
+            continue
+    return code, getattr(fn, "__globals__", {}), cells
