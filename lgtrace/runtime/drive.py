@@ -305,6 +305,10 @@ def _failed(task: Task) -> bool:
     return task.error is not None and not isinstance(task.error, ParentCommand)
 
 
+_AHEAD_DONE = object()
+"""Posted by ``AsyncDriver._run_ahead`` when it returns."""
+
+
 class _StepFailed(Exception):
     """Internal: a task of a concurrent step failed; its result events wait in ``events``."""
 
@@ -444,18 +448,42 @@ class AsyncDriver(_Driver):
                 run.finish_branch(start, branch, await acall_branch(branch, value, run.config))
             if run.apply([start]):
                 run.emit_values()
+            tasks: list[Task] | None = None  # planned and announced, not yet run
             while True:
                 for item in channel.drain():
                     if shaper is not None:
                         yield shaper(*item)
                 if run.parent is not None:
                     self._check_cancel(run)
-                tasks = run.plan()
-                if not tasks:
-                    break
-                run.emit_task_starts(tasks)
+                if tasks is None:
+                    tasks = run.plan()
+                    if not tasks:
+                        break
+                    run.emit_task_starts(tasks)
                 if len(tasks) == 1 and not self.live:
                     task = tasks[0]
+                    if run.run_manager is None and self._runs_ahead(task):
+                        # a stretch of plain sync steps runs in one executor thread, the
+                        # consumer yields their events meanwhile: one thread hop, not one a step
+                        ahead = asyncio.get_running_loop().run_in_executor(
+                            None, contextvars.copy_context().run, self._run_ahead, run, task
+                        )
+                        running = [asyncio.ensure_future(ahead)]
+                        while True:
+                            batch = await channel.aget_all()
+                            if batch[-1] is _AHEAD_DONE:
+                                for item in batch[:-1]:
+                                    if shaper is not None:
+                                        yield shaper(*item)
+                                break
+                            if shaper is not None:
+                                for item in batch:
+                                    yield shaper(*item)
+                        running = []
+                        tasks = await ahead
+                        if not tasks:
+                            break
+                        continue
                     if run.run_manager is None:
                         # nothing observes the run: await the node here (no task, no loop turn)
                         # and restore the config variable it sets
@@ -484,6 +512,7 @@ class AsyncDriver(_Driver):
                         raise _fail_step(run, step.failed)
                     running = []
                 _finish_step(run, tasks)
+                tasks = None
         except BaseException as exc:
             failure = exc if isinstance(exc, _StepFailed) else None
             outcome = failure.task.error if failure is not None else exc  # type: ignore[assignment]
@@ -506,6 +535,33 @@ class AsyncDriver(_Driver):
                 else:
                     await run.run_manager.on_chain_error(outcome)
                 self._unregister()
+
+    def _runs_ahead(self, task: Task) -> bool:
+        """Whether the task is a plain sync function whose conditional edges are sync too."""
+        node = task.node
+        if node.is_async or node.is_runnable:
+            return False
+        branches = self.graph.branches_from.get(task.name)
+        return not branches or not any(b.is_async or b.is_runnable for b in branches)
+
+    def _run_ahead(self, run: GraphRun, task: Task) -> list[Task]:
+        """In an executor thread: run single-task steps of plain sync nodes one after the
+        other (as ``stream`` would), until the next step needs the event loop; return it.
+        The events go through the channel (back-pressured: this is a worker thread)."""
+        try:
+            while True:
+                contextvars.copy_context().run(_run_node_sync, run, task, None)
+                _finish_step(run, [task])
+                self._check_cancel(run)
+                tasks = run.plan()
+                if not tasks:
+                    return tasks
+                run.emit_task_starts(tasks)
+                if len(tasks) != 1 or not self._runs_ahead(tasks[0]):
+                    return tasks
+                task = tasks[0]
+        finally:
+            run.channel.put_final(_AHEAD_DONE)
 
     async def _run_and_post(self, run: GraphRun, task: Task, gate: asyncio.Semaphore | None) -> None:
         try:

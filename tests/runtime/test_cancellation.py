@@ -87,14 +87,17 @@ def _graph(probe, make_node):
     return g.compile()
 
 
-def _assert_stopped(probe, error_types):
-    # every writer node was running and was stopped well before finishing its loop
+def _assert_stopped(probe, error_types, *, all_started=True):
+    # every writer node that was running was stopped well before finishing its loop
+    # (with all_started=False, a node whose task had not started yet may never run)
     deadline = time.monotonic() + 2
-    while len(probe.iterations) < len(NODES) and time.monotonic() < deadline:
+    while all_started and len(probe.iterations) < len(NODES) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert sorted(probe.iterations) == sorted(NODES)
+    time.sleep(0.05)
+    assert sorted(probe.iterations) == sorted(NODES) if all_started else probe.iterations
+    assert set(probe.iterations) <= set(NODES)
     assert all(n < TOTAL for n in probe.iterations.values()), probe.iterations
-    assert sorted(probe.errors) == sorted(NODES)
+    assert sorted(probe.errors) == sorted(probe.iterations)
     assert all(isinstance(e, error_types) for e in probe.errors.values()), probe.errors
     time.sleep(0.1)
     assert not probe.downstream_ran.is_set()
@@ -216,7 +219,9 @@ def test_break_stops_a_running_subgraph():
             assert ns and ns[0].startswith("inner:")
             break
     assert wait_no_lgtrace_threads() == []
-    _assert_stopped(probe, RunCancelled)
+    # the first inner writer to raise RunCancelled fails the inner step at once: an inner
+    # task that had not started yet is cancelled instead of started
+    _assert_stopped(probe, RunCancelled, all_started=False)
     assert not after_ran.is_set()
 
 
