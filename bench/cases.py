@@ -68,6 +68,21 @@ for n, quick_n in ((10, 10), (1000, 100)):
         derived="per_unit",
     )
 
+_both(
+    "sequential_sync_nodes_1000",
+    lambda m, p, aio: stream_bench(
+        graphs.sequential(m, p["nodes"], aio=False), graphs.sequential_input(), aio=aio, config=CONFIG
+    ),
+    modes=("async",),
+    group="runtime",
+    description="chain of 1000 sync no-op nodes under astream (each node runs off the event loop)",
+    params={"nodes": 1000},
+    quick_params={"nodes": 100},
+    unit="step",
+    units=lambda p: p["nodes"],
+    derived="per_unit",
+)
+
 for label, rows, cols, n, q in (("25x300", 5, 5, 300, 20), ("15x600", 3, 5, 600, 30)):
     for kind in graphs.WIDE_SCHEMA_KINDS:
         _both(
