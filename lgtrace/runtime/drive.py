@@ -269,20 +269,18 @@ async def _run_node_async(run: GraphRun, task: Task, callbacks: Any) -> None:
 
 
 class _Step:
-    """The consumer's view of a superstep whose tasks run concurrently.
+    """The consumer's view of a superstep whose tasks run while it streams.
 
-    Task results are emitted as tasks end, except for a single-task step, whose result
-    follows the application of its writes (as in LangGraph: a reducer that fails on it
-    leaves no update behind). The first task to fail, in time, ends the step: events that
-    reached the channel after it are dropped, and the driver stops the other tasks.
+    Task results are emitted as tasks end. The first task to fail, in time, ends the
+    step: events that reached the channel after it are dropped, and the driver stops
+    the other tasks.
     """
 
-    __slots__ = ("defer", "failed", "remaining", "run")
+    __slots__ = ("failed", "remaining", "run")
 
     def __init__(self, run: GraphRun, tasks: list[Task]) -> None:
         self.run = run
         self.remaining = len(tasks)
-        self.defer = len(tasks) == 1
         self.failed: Task | None = None
 
     def take(self, batch: list[Any], shaper: Shaper | None) -> list[Any]:
@@ -294,8 +292,7 @@ class _Step:
                 if _failed(item):
                     self.failed = item
                     return out  # the rest was produced after the failure
-                if not self.defer:
-                    self.run.emit_task_result(item)
+                self.run.emit_task_result(item)
             elif shaper is not None:
                 out.append(shaper(*item))
         return out
@@ -326,9 +323,14 @@ def _fail_step(run: GraphRun, task: Task) -> _StepFailed:
     return _StepFailed(task, events)
 
 
-def _finish_step(run: GraphRun, tasks: list[Task]) -> None:
-    """After every task of a step ended: raise an error or apply the writes, then emit."""
-    if len(tasks) == 1:
+def _finish_step(run: GraphRun, tasks: list[Task], *, inline: bool) -> None:
+    """After every task of a step ended: raise an error or apply the writes, then emit.
+
+    The result of a task run inline follows the application of its writes, as in
+    LangGraph (whose events of an inline step are drained after it): a reducer that
+    fails on it leaves no update behind. Results of tasks run while the consumer
+    streamed were emitted as they ended."""
+    if inline:
         task = tasks[0]
         if task.error is not None:
             run.emit_task_result(task)
@@ -370,7 +372,8 @@ class SyncDriver(_Driver):
                 if not tasks:
                     break
                 run.emit_task_starts(tasks)
-                if len(tasks) == 1 and not self.live:
+                inline = len(tasks) == 1 and not self.live
+                if inline:
                     task = tasks[0]
                     contextvars.copy_context().run(_run_node_sync, run, task, self._task_callbacks(run, task))
                 else:
@@ -384,7 +387,7 @@ class SyncDriver(_Driver):
                     if step.failed is not None:
                         raise _fail_step(run, step.failed)
                     futures = []
-                _finish_step(run, tasks)
+                _finish_step(run, tasks, inline=inline)
         except GeneratorExit as exc:
             outcome = exc
             raise
@@ -460,7 +463,8 @@ class AsyncDriver(_Driver):
                     if not tasks:
                         break
                     run.emit_task_starts(tasks)
-                if len(tasks) == 1 and not self.live:
+                inline = len(tasks) == 1 and not self.live
+                if inline:
                     task = tasks[0]
                     if run.run_manager is None and self._runs_ahead(task):
                         # a stretch of plain sync steps runs in one executor thread, the
@@ -511,7 +515,7 @@ class AsyncDriver(_Driver):
                     if step.failed is not None:
                         raise _fail_step(run, step.failed)
                     running = []
-                _finish_step(run, tasks)
+                _finish_step(run, tasks, inline=inline)
                 tasks = None
         except BaseException as exc:
             failure = exc if isinstance(exc, _StepFailed) else None
@@ -551,7 +555,7 @@ class AsyncDriver(_Driver):
         try:
             while True:
                 contextvars.copy_context().run(_run_node_sync, run, task, None)
-                _finish_step(run, [task])
+                _finish_step(run, [task], inline=True)
                 self._check_cancel(run)
                 tasks = run.plan()
                 if not tasks:

@@ -305,7 +305,7 @@ class GraphRun:
         for idx, send in enumerate(self.sends):
             node = graph.nodes[send.node]
             path = (PUSH, idx, False)
-            tasks.append(self.make_task(node, path, _PUSH_TRIGGERS, graph.coerce_node_input(node, send.arg)))
+            tasks.append(self.make_task(node, path, _PUSH_TRIGGERS, send.arg))  # as sent, unmapped
         for name in sorted(names):
             node = graph.nodes[name]
             tasks.append(self.make_task(node, (PULL, name), node.triggers, self.node_input(node)))

@@ -122,11 +122,7 @@ def test_stream_matches_langgraph(case: Case, call: CallSpec) -> None:
 SEND_CASES = [_send_case(DState, to_subgraph=t) for t in (False, True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs run.py: GraphRun.plan() must pass a Send's arg to the node as is, "
-    "without compiled.coerce_node_input (LangGraph maps pull tasks' input only)",
-)
+# LangGraph maps pull tasks' input only: a Send's arg reaches the node as it was sent
 @pytest.mark.parametrize("case", SEND_CASES, ids=lambda c: c.name)
 def test_send_arg_reaches_node_unmapped(case: Case) -> None:
     compare_stream(case, CallSpec(stream_mode=("updates", "tasks")))

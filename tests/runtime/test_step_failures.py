@@ -226,8 +226,15 @@ def _bad_reducer(parallel: bool) -> Any:
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["alone", "with-sibling"])
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
-def test_a_raising_reducer_streams_as_langgraph(parallel, use_async):
-    results = _both(_bad_reducer(parallel), ["updates", "tasks", "values"], use_async=use_async)
+@pytest.mark.parametrize(
+    "modes",
+    # with a live mode (custom, messages) the lone task runs while the consumer streams and its
+    # update is delivered before the reducer fails; without, it is not: both as in LangGraph
+    [["updates", "tasks", "values"], ["updates", "custom"], ["updates", "messages"]],
+    ids=["inline", "custom", "messages"],
+)
+def test_a_raising_reducer_streams_as_langgraph(parallel, use_async, modes):
+    results = _both(_bad_reducer(parallel), modes, use_async=use_async)
     _same(results)
 
 
