@@ -3,7 +3,7 @@ langchain-core ``Runnable`` (invoke / ainvoke / stream / astream / batch)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from lgtrace.constants import END, START
 from lgtrace.graph.schema import channels_of, is_schema_instance, managed_of, object_to_update, schema_kind
+from lgtrace.runtime.config_check import check_batch_config, check_config
 from lgtrace.runtime.node import NodeSpec
 from lgtrace.stream.output import make_shaper, normalize_modes
 from lgtrace.types import GraphOutput
@@ -139,6 +140,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         modes, as_list = normalize_modes(stream_mode, self.stream_mode)
         shaper = make_shaper(as_list, subgraphs, version)
         _reject_unsupported(kwargs)
+        config = check_config(config)
         return driver_cls(self, input, config, modes, subgraphs, version).events(shaper)
 
     def stream(
@@ -192,7 +194,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
             return list(self.stream(input, config, stream_mode=stream_mode, version=version, **kwargs))
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)  # validates the version
-        driver = SyncDriver(self, input, config, (), False, version)
+        driver = SyncDriver(self, input, check_config(config), (), False, version)
         for _ in driver.events(None):
             pass
         return self._final(driver.run.output(), version)  # type: ignore[union-attr]
@@ -215,10 +217,61 @@ class CompiledStateGraph(Runnable[Any, Any]):
             ]
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)
-        driver = AsyncDriver(self, input, config, (), False, version)
+        driver = AsyncDriver(self, input, check_config(config), (), False, version)
         async for _ in driver.events(None):
             pass
         return self._final(driver.run.output(), version)  # type: ignore[union-attr]
+
+    # batch: each config is checked before langchain-core's get_config_list copies it
+    # (LangGraph fails there with AttributeError, or hangs in abatch on max_concurrency=0)
+
+    def batch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        return super().batch(
+            inputs, check_batch_config(config), return_exceptions=return_exceptions, **kwargs
+        )
+
+    async def abatch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        return await super().abatch(
+            inputs, check_batch_config(config), return_exceptions=return_exceptions, **kwargs
+        )
+
+    def batch_as_completed(
+        self,
+        inputs: Sequence[Any],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, Any]]:
+        return super().batch_as_completed(
+            inputs, check_batch_config(config), return_exceptions=return_exceptions, **kwargs
+        )
+
+    def abatch_as_completed(
+        self,
+        inputs: Sequence[Any],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> AsyncIterator[tuple[int, Any]]:
+        return super().abatch_as_completed(
+            inputs, check_batch_config(config), return_exceptions=return_exceptions, **kwargs
+        )
 
     def _final(self, output: dict[str, Any], version: str) -> Any:
         if version != "v2":
