@@ -480,30 +480,20 @@ class GraphRun:
     # -- applying a step ---------------------------------------------------------------
 
     def apply(self, tasks: list[Task]) -> bool:
-        """Apply the writes of a finished step in deterministic order. Returns whether state changed."""
+        """Apply the writes of a finished step in deterministic order. Returns whether state changed.
+
+        All or nothing: new values are computed first (a conflicting write or a failing
+        reducer raises before anything changed), then the snapshot is updated."""
         graph = self.graph
         if len(tasks) > 1:
             tasks = sorted(tasks, key=Task.sort_key)
-        barriers = self.barriers
-        for t in tasks:
-            if t.path[0] == PULL:
-                for ch in graph.joins_to.get(t.name, ()):
-                    if barriers[ch] == graph.joins[ch][0]:
-                        barriers[ch] = set()
         pending: dict[str, list[tuple[str, Any]]] = {}
-        branches: set[str] = set()
-        sends: list[Send] = []
         for t in tasks:
             for k, v in t.writes:
                 pending.setdefault(k, []).append((t.name, v))
-            branches.update(t.goto)
-            sends.extend(t.sends)
-            for ch in graph.joins_from.get(t.name, ()):
-                barriers[ch].add(t.name)
-        self.branches = branches
-        self.sends = sends
         values = self.values
         channels = graph.channels
+        changed: dict[str, Any] = {}
         for key, writes in pending.items():
             reducer = channels[key].reducer
             if reducer is None:
@@ -513,7 +503,7 @@ class GraphRun:
                         "Use an Annotated key to handle multiple values.\n"
                         f"Nodes {[n for n, _ in writes]} all wrote to it in step {self.step}."
                     )
-                values[key] = writes[0][1]
+                changed[key] = writes[0][1]
             else:
                 current = values.get(key, MISSING)
                 for node, v in writes:
@@ -525,7 +515,23 @@ class GraphRun:
                             f"in step {self.step} of graph {graph.name!r}"
                         )
                         raise
-                values[key] = current
+                changed[key] = current
+        values.update(changed)
+        barriers = self.barriers
+        for t in tasks:
+            if t.path[0] == PULL:
+                for ch in graph.joins_to.get(t.name, ()):
+                    if barriers[ch] == graph.joins[ch][0]:
+                        barriers[ch] = set()
+        branches: set[str] = set()
+        sends: list[Send] = []
+        for t in tasks:
+            branches.update(t.goto)
+            sends.extend(t.sends)
+            for ch in graph.joins_from.get(t.name, ()):
+                barriers[ch].add(t.name)
+        self.branches = branches
+        self.sends = sends
         return bool(pending)
 
 

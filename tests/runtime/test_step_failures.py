@@ -22,7 +22,7 @@ import pytest
 import lgtrace.config as lt_config
 import lgtrace.graph as lt_graph
 import lgtrace.types as lt_types
-from lgtrace.errors import RunCancelled
+from lgtrace.errors import InvalidUpdateError, RunCancelled
 
 from ..differential.normalize import freeze, renumber_ids
 
@@ -282,3 +282,29 @@ def test_a_caught_subgraph_failure_does_not_stop_the_parent_run():
     assert ran == ["caught"]
     assert ("custom", "parent-sibling") in events
     assert events[-1] == ("values", {"log": ["caller", "sibling"]})
+
+
+def test_applying_a_step_is_all_or_nothing():
+    """A failing reducer or a conflicting write leaves the run's snapshot as it was
+    (what a checkpointer would save must never be half a step)."""
+    from lgtrace.runtime.run import GraphRun, Task
+    from lgtrace.stream.channel import EventChannel
+
+    class T(TypedDict):
+        a: int
+        log: Annotated[list, operator.add]
+
+    app = lt_graph.StateGraph(T).add_node("x", lambda s: None).add_edge(lt_graph.START, "x").compile()
+    run = GraphRun(app, {}, local_modes=frozenset(), channel=EventChannel(), parent=None)
+    run.values.update({"a": 1, "log": ["old"]})
+    before = dict(run.values)
+    node = app.nodes["x"]
+    good = Task("t1", "x", node, ("__pregel_pull", "x"), (), 1, None, {}, writes=[("a", 2)], goto=["x"])
+    bad = Task("t2", "y", node, ("__pregel_pull", "y"), (), 1, None, {}, writes=[("log", 5)])
+    with pytest.raises(TypeError):
+        run.apply([good, bad])
+    assert run.values == before and run.branches == set()
+    conflict = Task("t3", "z", node, ("__pregel_pull", "z"), (), 1, None, {}, writes=[("a", 3)])
+    with pytest.raises(InvalidUpdateError):
+        run.apply([good, conflict])
+    assert run.values == before and run.branches == set()
