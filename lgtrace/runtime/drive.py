@@ -5,7 +5,7 @@ of a parallel step go to a context-copying thread pool created for this run
 and joined at its end; a step with a single task runs inline when nothing
 needs to stream while it runs. ``AsyncDriver`` runs on the consumer's event
 loop (``astream``/``ainvoke``): async nodes are asyncio tasks, sync nodes run
-in the run's thread pool.
+on the loop's default executor, shared by every run on the loop.
 
 Every task posts itself to the run's channel when it ends, after any events it
 produced, so the consumer sees a task's events, then its update, in order.
@@ -90,7 +90,6 @@ class _Driver:
         self.subgraphs = subgraphs
         self.version = version
         self.run: GraphRun | None = None
-        self.pool: ThreadPoolExecutor | None = None
         self.graph_run_id: uuid.UUID | None = None
 
     def _setup(self) -> GraphRun:
@@ -136,14 +135,6 @@ class _Driver:
     def _unregister(self) -> None:
         if self.graph_run_id is not None:
             GRAPH_RUNS.pop(self.graph_run_id, None)
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(
-                max_workers=_max_workers(self.run.config),  # type: ignore[union-attr]
-                thread_name_prefix="lgtrace-task",
-            )
-        return self.pool
 
     def _task_callbacks(self, run: GraphRun, task: Task) -> Any:
         """The callback manager a task's node run starts from (None: no callbacks at all)."""
@@ -347,6 +338,17 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: bool) -> None:
 
 
 class SyncDriver(_Driver):
+    pool: ThreadPoolExecutor | None = None
+    """This run's worker threads for concurrent steps (``max_concurrency`` of them), joined at its end."""
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                max_workers=_max_workers(self.run.config),  # type: ignore[union-attr]
+                thread_name_prefix="lgtrace-task",
+            )
+        return self.pool
+
     def events(self, shaper: Shaper | None) -> Iterator[Any]:
         run = self._setup()
         channel = run.channel
