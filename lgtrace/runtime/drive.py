@@ -314,6 +314,15 @@ def _fail_step(run: GraphRun, task: Task) -> _StepFailed:
     return _StepFailed(task, events)
 
 
+def _after_error(exc: BaseException, channel: EventChannel) -> tuple[BaseException, list[Any]]:
+    """What a run failed with, and what it still delivers before raising it: a failed
+    concurrent step's own result events (what came after the failure was dropped), else
+    everything queued before the error."""
+    if isinstance(exc, _StepFailed):
+        return exc.task.error, exc.events  # type: ignore[return-value]
+    return exc, channel.drain()
+
+
 def _finish_step(run: GraphRun, tasks: list[Task], *, inline: bool) -> None:
     """After every task of a step ended: raise an error or apply the writes, then emit.
 
@@ -394,17 +403,15 @@ class SyncDriver(_Driver):
             outcome = exc
             raise
         except BaseException as exc:
-            failure = exc if isinstance(exc, _StepFailed) else None
-            outcome = failure.task.error if failure is not None else exc  # type: ignore[assignment]
             # deliver what was produced before the failure (after stopping the rest), then raise
-            pending = [] if failure is not None else channel.drain()
+            outcome, tail = _after_error(exc, channel)
             self._shutdown(run, futures, stop=True)
             if shaper is not None:
-                for item in failure.events if failure is not None else pending:
+                for item in tail:
                     if type(item) is not Task:
                         yield shaper(*item)
-            if failure is not None:
-                raise outcome from None  # type: ignore[misc]
+            if outcome is not exc:
+                raise outcome from None
             raise
         finally:
             self._shutdown(run, futures, stop=outcome is not None)
@@ -445,7 +452,7 @@ class AsyncDriver(_Driver):
             run.run_manager = await manager.on_chain_start(None, self.input, **self._register(run))
         limit = run.config.get("max_concurrency")
         gate = asyncio.Semaphore(limit) if limit else None
-        running: list[asyncio.Task[Any]] = []
+        running: list[asyncio.Future[Any]] = []
         outcome: BaseException | None = None
         try:
             start = run.start_task(self.input)
@@ -474,16 +481,13 @@ class AsyncDriver(_Driver):
                         ahead = asyncio.get_running_loop().run_in_executor(
                             None, contextvars.copy_context().run, self._run_ahead, run, task
                         )
-                        running = [asyncio.ensure_future(ahead)]
-                        while True:
-                            batch = await channel.aget_all()
-                            if batch[-1] is _AHEAD_DONE:
-                                for item in batch[:-1]:
-                                    if shaper is not None:
-                                        yield shaper(*item)
-                                break
-                            if shaper is not None:
-                                for item in batch:
+                        running = [ahead]
+                        done = False
+                        while not done:
+                            for item in await channel.aget_all():
+                                if item is _AHEAD_DONE:
+                                    done = True
+                                elif shaper is not None:
                                     yield shaper(*item)
                         running = []
                         tasks = await ahead
@@ -519,19 +523,18 @@ class AsyncDriver(_Driver):
                     running = []
                 _finish_step(run, tasks, inline=inline)
                 tasks = None
+        except (GeneratorExit, asyncio.CancelledError) as exc:
+            outcome = exc
+            raise
         except BaseException as exc:
-            failure = exc if isinstance(exc, _StepFailed) else None
-            outcome = failure.task.error if failure is not None else exc  # type: ignore[assignment]
-            if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
-                raise
-            pending = [] if failure is not None else channel.drain()
+            outcome, tail = _after_error(exc, channel)
             await self._shutdown(run, running, stop=True)
             if shaper is not None:
-                for item in failure.events if failure is not None else pending:
+                for item in tail:
                     if type(item) is not Task:
                         yield shaper(*item)
-            if failure is not None:
-                raise outcome from None  # type: ignore[misc]
+            if outcome is not exc:
+                raise outcome from None
             raise
         finally:
             await self._shutdown(run, running, stop=outcome is not None)
@@ -579,7 +582,7 @@ class AsyncDriver(_Driver):
         finally:
             run.channel.put_final(task)
 
-    async def _shutdown(self, run: GraphRun, running: list[asyncio.Task[Any]], *, stop: bool) -> None:
+    async def _shutdown(self, run: GraphRun, running: list[asyncio.Future[Any]], *, stop: bool) -> None:
         """Stop and cancel the step's tasks. A sync node already running in an executor
         thread cannot be interrupted: it is told to stop (its writer and token stream raise
         ``RunCancelled``) and left to finish without holding the caller."""
