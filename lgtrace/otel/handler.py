@@ -13,6 +13,15 @@ Other chain runs (prompts, parsers, routers, lambdas) make no span unless
 A task's span is the current span while the node body runs, so spans created
 inside a node (by the user or an HTTP client instrumentation) are its children.
 
+Conversation: every span carries the run's conversation id as ``gen_ai.conversation.id``
+(GenAI semantic conventions) and ``session.id`` (OpenInference; Phoenix groups a session's
+traces by it). It is read once per run start from the run's metadata, the first present of
+``thread_id`` (a graph's ``configurable["thread_id"]``, copied there by the drivers),
+``session_id`` and ``conversation_id``; a run whose metadata has none inherits its parent
+run's. A task span also carries ``langgraph.checkpoint_id``, the checkpoint the task started
+from, when the driver passes ``lgtrace_checkpoint_id=`` to the task's ``on_chain_start``
+(graphs with a checkpointer).
+
 The handler never raises into the graph: a failure inside it is logged once.
 """
 
@@ -59,6 +68,23 @@ _PROVIDERS = {
 }
 _CANCELLED = (RunCancelled, GeneratorExit, asyncio.CancelledError, KeyboardInterrupt)
 """Ways a run stops without failing: the consumer left, the task was cancelled, Ctrl-C."""
+
+
+CONVERSATION_KEYS = ("thread_id", "session_id", "conversation_id")
+"""Run metadata keys naming the conversation, in order of precedence."""
+
+CHECKPOINT_ID_KWARG = "lgtrace_checkpoint_id"
+"""Keyword argument of a task's ``on_chain_start``: the id of the checkpoint the task started from."""
+
+
+def _conversation_id(metadata: dict[str, Any] | None) -> str | None:
+    """The first present of ``CONVERSATION_KEYS`` in ``metadata``, as a string (ids may be UUIDs)."""
+    if metadata:
+        for key in CONVERSATION_KEYS:
+            value = metadata.get(key)
+            if value is not None and value != "":
+                return value if isinstance(value, str) else str(value)
+    return None
 
 
 def _is_cancellation(error: BaseException) -> bool:
@@ -111,6 +137,8 @@ class _Run:
     is_root: bool
     context: Any = None
     """The span's context, made once, shared by its children as their parent."""
+    conversation: str | None = None
+    """The conversation id (``gen_ai.conversation.id``): from the run's metadata, else its parent's."""
     start: float = field(default_factory=time.perf_counter)
     token: object | None = None
     first_chunk: float | None = None
@@ -201,19 +229,29 @@ class OTelCallbackHandler(BaseCallbackHandler):
         span_kind: SpanKind = SpanKind.INTERNAL,
         attributes: dict[str, Any] | None = None,
         *,
+        metadata: dict[str, Any] | None = None,
         activate: bool = False,
     ) -> _Run:
+        """Open a run (and its span when ``name`` is given); ``attributes`` may be extended in place."""
         parent = self.runs.get(parent_run_id.int) if parent_run_id is not None else None
+        conversation = _conversation_id(metadata)
+        if conversation is None and parent is not None:
+            conversation = parent.conversation
         span = None
         if name is not None:
+            if conversation is not None:
+                if attributes is None:
+                    attributes = {}
+                attributes["gen_ai.conversation.id"] = conversation
+                attributes["session.id"] = conversation
             span = self.tracer.start_span(
                 name, context=self._parent_context(parent), kind=span_kind, attributes=attributes
             )
         key = run_id.int
         if parent is None:
-            run = _Run(key, span, None, kind, set(), True)
+            run = _Run(key, span, None, kind, set(), True, conversation=conversation)
         else:
-            run = _Run(key, span, parent, kind, parent.tree, False)
+            run = _Run(key, span, parent, kind, parent.tree, False, conversation=conversation)
         run.tree.add(run)
         if activate and span is not None:
             run.context = trace.set_span_in_context(span)
@@ -305,26 +343,26 @@ class OTelCallbackHandler(BaseCallbackHandler):
                     "gen_ai.workflow.name": graph_name,
                     "openinference.span.kind": "CHAIN",
                 },
+                metadata=metadata,
             )
         elif (
             name == metadata.get("langgraph_node")
             and tags
             and f"graph:step:{metadata.get('langgraph_step')}" in tags  # the task's run, not a child's
         ):
+            attributes = {
+                "langgraph.node": name,
+                "langgraph.step": metadata.get("langgraph_step", -1),
+                "langgraph.triggers": tuple(metadata.get("langgraph_triggers", ())),
+                "langgraph.task_id": str(run_id),
+                "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
+                "openinference.span.kind": "CHAIN",
+            }
+            checkpoint_id = kwargs.get(CHECKPOINT_ID_KWARG)
+            if checkpoint_id:
+                attributes["langgraph.checkpoint_id"] = str(checkpoint_id)
             run = self._start(
-                run_id,
-                parent_run_id,
-                "task",
-                name,
-                attributes={
-                    "langgraph.node": name,
-                    "langgraph.step": metadata.get("langgraph_step", -1),
-                    "langgraph.triggers": tuple(metadata.get("langgraph_triggers", ())),
-                    "langgraph.task_id": str(run_id),
-                    "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
-                    "openinference.span.kind": "CHAIN",
-                },
-                activate=True,
+                run_id, parent_run_id, "task", name, attributes=attributes, metadata=metadata, activate=True
             )
         elif parent_run_id is None or parent_run_id.int not in self.runs:
             run = self._start(
@@ -337,13 +375,19 @@ class OTelCallbackHandler(BaseCallbackHandler):
                     "gen_ai.workflow.name": name,
                     "openinference.span.kind": "CHAIN",
                 },
+                metadata=metadata,
             )
         elif self.capture_chains:
             run = self._start(
-                run_id, parent_run_id, "chain", name, attributes={"openinference.span.kind": "CHAIN"}
+                run_id,
+                parent_run_id,
+                "chain",
+                name,
+                attributes={"openinference.span.kind": "CHAIN"},
+                metadata=metadata,
             )
         else:
-            self._start(run_id, parent_run_id, "hidden", None)
+            self._start(run_id, parent_run_id, "hidden", None, metadata=metadata)
             return
         if self.content.enabled and run.span is not None:
             run.span.set_attributes(
@@ -392,7 +436,9 @@ class OTelCallbackHandler(BaseCallbackHandler):
         )
         if isinstance(max_tokens, int):
             attributes["gen_ai.request.max_tokens"] = max_tokens
-        run = self._start(run_id, parent_run_id, "llm", f"chat {model}", SpanKind.CLIENT, attributes)
+        run = self._start(
+            run_id, parent_run_id, "llm", f"chat {model}", SpanKind.CLIENT, attributes, metadata=metadata
+        )
         run.metric_attrs = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": provider,
@@ -425,6 +471,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 "openinference.span.kind": "LLM",
                 "llm.model_name": model,
             },
+            metadata=kwargs.get("metadata"),
         )
         run.metric_attrs = {"gen_ai.operation.name": "text_completion", "gen_ai.request.model": model}
 
@@ -548,7 +595,14 @@ class OTelCallbackHandler(BaseCallbackHandler):
             attributes["gen_ai.tool.call.id"] = kwargs["tool_call_id"]
         if serialized.get("description"):
             attributes["gen_ai.tool.description"] = serialized["description"]
-        run = self._start(run_id, parent_run_id, "tool", f"execute_tool {name}", attributes=attributes)
+        run = self._start(
+            run_id,
+            parent_run_id,
+            "tool",
+            f"execute_tool {name}",
+            attributes=attributes,
+            metadata=kwargs.get("metadata"),
+        )
         if self.content.enabled and run.span is not None:
             arguments = self.content.dumps(inputs or input_str)
             run.span.set_attributes({"gen_ai.tool.call.arguments": arguments, "input.value": arguments})
@@ -585,6 +639,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             "retriever",
             f"retrieve {name}",
             attributes={"openinference.span.kind": "RETRIEVER"},
+            metadata=kwargs.get("metadata"),
         )
 
     @_guarded
