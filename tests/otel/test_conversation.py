@@ -10,6 +10,8 @@ the driver passes ``lgtrace_checkpoint_id=`` to the task's ``on_chain_start``.
 from __future__ import annotations
 
 import asyncio
+import time
+import urllib.error
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,9 +25,13 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from lgtrace.graph import START, MessagesState, StateGraph
+from lgtrace.otel import OTelCallbackHandler
 from lgtrace.runtime.run import GRAPH_RUNS
+from lgtrace.testing.phoenix import PhoenixServer, otlp_tracer_provider
 
 from ..messages.fakes import EchoModel
 from .test_spans import Tracing
@@ -285,3 +291,45 @@ def test_task_checkpoint_id_through_the_async_manager(tracing: Tracing) -> None:
     (task,) = tracing.named("agent")
     assert task.attributes["langgraph.checkpoint_id"] == str(uuid.UUID(int=7))
     assert task.attributes["langgraph.step"] == 3
+
+
+# -- end to end: Phoenix groups a thread's runs into one session -------------------------------
+
+
+@pytest.mark.timeout(300)  # Phoenix's start-up is charged to the first test using it
+def test_a_threads_runs_are_one_phoenix_session(phoenix: PhoenixServer, phoenix_project: str) -> None:
+    provider = otlp_tracer_provider(phoenix, phoenix_project)
+    local = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(local))
+    handler = OTelCallbackHandler(tracer_provider=provider)
+
+    def talk(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [EchoModel().invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState).add_node("talk", talk).add_edge(START, "talk").compile()
+    thread, other = f"thread-{uuid.uuid4().hex}", f"thread-{uuid.uuid4().hex}"
+    for thread_id in (thread, other, thread):
+        config = {"callbacks": [handler], "configurable": {"thread_id": thread_id}}
+        graph.invoke({"messages": [HumanMessage("hi")]}, config)
+    assert provider.force_flush(10_000)
+    provider.shutdown()
+    roots = [s for s in local.get_finished_spans() if s.parent is None]
+    expected = [format(s.context.trace_id, "032x") for s in roots if s.attributes["session.id"] == thread]
+    assert len(expected) == 2
+
+    phoenix.spans(phoenix_project, min_count=len(local.get_finished_spans()), timeout=20)
+    deadline = time.monotonic() + 20
+    while True:  # sessions are derived as spans are inserted: poll until both traces joined
+        try:
+            session = phoenix.get_json(f"/v1/sessions/{thread}")["data"]
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+            session = {"traces": []}
+        if len(session["traces"]) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert session.get("session_id") == thread, session
+    assert sorted(t["trace_id"] for t in session["traces"]) == sorted(expected)
+    spans = phoenix.fetch_spans(phoenix_project)
+    assert {s["attributes"]["gen_ai.conversation.id"] for s in spans} == {thread, other}
