@@ -458,3 +458,38 @@ def blocking_chain(m: Impl, sleep_s: float, *, aio: bool) -> Any:
 def blocking_chain_result(value: int) -> dict[str, Any]:
     """The final state ``blocking_chain`` reaches from ``{"value": value, "trail": []}``."""
     return {"value": (value + 1) * 2 + 3, "trail": ["add_one", "wait", "add_three"]}
+
+
+# --------------------------------------------------------------------------- persistence (counter chain)
+
+
+class _CounterState(TypedDict, total=False):
+    n: int
+    blob: str
+    """Carried in the state unchanged (the "20 KB state" of the persistence cases)."""
+
+
+def _increment(state: _CounterState) -> dict[str, Any]:
+    return {"n": state["n"] + 1}
+
+
+async def _aincrement(state: _CounterState) -> dict[str, Any]:
+    return {"n": state["n"] + 1}
+
+
+def counter_chain(m: Impl, n_nodes: int, *, aio: bool, checkpointer: Any = None) -> Any:
+    """``START -> node_0 -> ... -> node_{n-1} -> END``, each node returning ``{"n": n + 1}``.
+
+    ``n_nodes`` supersteps; with ``checkpointer`` a saver is passed to ``compile`` (the
+    persistence cases). From ``{"n": 0}`` (plus an optional ``blob`` nobody writes) the
+    final state is ``{"n": n_nodes}`` (plus the same ``blob``).
+    """
+    builder = m.StateGraph(_CounterState)
+    prev = m.START
+    for i in range(n_nodes):
+        name = f"node_{i}"
+        builder.add_node(name, _aincrement if aio else _increment)
+        builder.add_edge(prev, name)
+        prev = name
+    builder.add_edge(prev, m.END)
+    return builder.compile(checkpointer=checkpointer) if checkpointer is not None else builder.compile()

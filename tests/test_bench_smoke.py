@@ -110,3 +110,35 @@ def _check_tracing(rec: dict[str, Any]) -> None:
             assert variant["spans_per_run"] > 0 and variant["token_attributes"], f"{name}: {label}"
             assert bool(variant["content_found"]) == (rec["params"]["content"] == "content_on"), label
     assert "lgtrace+lgtrace" in rec["tracing"]["added_s"], name
+
+
+@pytest.mark.timeout(60)
+def test_bench_persistence_quick(tmp_path: Path) -> None:
+    """``python -m bench.persistence --quick``: every configuration and state size gives a row, LangGraph
+    timed with and without its savers (bytes counted), lgtrace timed or skipped cleanly. No timing asserts."""
+    pytest.importorskip("langgraph.checkpoint.sqlite", reason="the persistence cases use SqliteSaver")
+    output = tmp_path / "persistence.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.persistence", "--quick", "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=55,
+    )
+    assert proc.returncode == 0, f"bench.persistence failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert "B/step" in proc.stdout  # the table was printed
+
+    data = json.loads(output.read_text())
+    assert data["quick"] is True
+    configs, sizes = data["settings"]["configs"], data["settings"]["sizes"]
+    rows = {(r["size"], r["config"]): r for r in data["rows"]}
+    assert set(rows) == {(size, config) for size in sizes for config in configs}
+    for key, row in rows.items():
+        lg, lgt = row["impls"]["langgraph"], row["impls"]["lgtrace"]
+        assert lg["status"] == "ok" and lg["median_s"] > 0, key
+        assert lgt["status"] in ("ok", "skipped"), f"{key}: {lgt['reason']}"
+        if row["saver"] != "none":
+            assert lg["bytes_per_step"] > 0, key
+            assert lg["added_median_s_per_step"] is not None, key
+            if lgt["status"] == "ok":
+                assert lgt["bytes_per_step"] > 0 and row["ratio"] is not None, key

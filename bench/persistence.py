@@ -1,0 +1,802 @@
+"""Persistence: the time and the bytes a checkpointer adds per step (issue #10).
+
+``python -m bench.persistence`` runs ``graphs.counter_chain`` (a linear ``StateGraph`` of
+100 nodes, 100 supersteps, each node returning ``{"n": n + 1}``) on lgtrace and on
+LangGraph, without a saver and with LangGraph's savers, on a fresh ``thread_id`` every run:
+
+- ``invoke``: no saver; ``InMemorySaver`` and ``SqliteSaver`` (on a file:
+  ``SqliteSaver(sqlite3.connect(path, check_same_thread=False))``) with
+  ``durability="sync"``, ``"async"`` and ``"exit"``;
+- ``ainvoke`` (``async def`` nodes): no saver; ``InMemorySaver`` and
+  ``AsyncSqliteSaver`` (``aiosqlite`` on a file) with the same three durabilities.
+
+Both runtimes get the same saver classes (lgtrace writes LangGraph's checkpoint format
+through LangGraph's saver interface), a saver of their own per configuration and state
+size, and every SQLite saver its own fresh file. Two state sizes: ``tiny`` (``n`` only)
+and ``20kb`` (plus a 20 000-character string in the state that no node writes).
+
+- **Validated first.** One untimed run per variant: the result must be the closed form
+  (``n`` = steps, the string unchanged), and with a saver the thread's latest checkpoint
+  (read back through the saver's own ``get_tuple``) must hold the same values. The
+  number of checkpoints and writes that run stored is recorded.
+- **Timed interleaved.** After ``--warmup`` runs per variant (default 2), ``--reps``
+  rounds (default 25); each round runs every variant of the state size once, in a seeded
+  shuffled order, so drift on a shared machine hits all alike. Objects built before
+  timing are frozen out of the cyclic collector (``gc.freeze()``), a ``gc.collect()``
+  runs between rounds (not timed). Wall time (``perf_counter``) and process CPU time
+  (all threads) around ``invoke`` / ``run_until_complete(ainvoke)``.
+- **added µs/step** = (time with the saver - time without, same runtime, same
+  ``invoke``/``ainvoke``) / steps, from the medians (the JSON also has it from the
+  minima and from CPU time). **ratio** = lgtrace's added time / LangGraph's; target
+  <= 0.5.
+- **bytes/step**: what the validation run's thread holds in the saver, / steps. SQLite:
+  ``sum(length(checkpoint) + length(metadata))`` over ``checkpoints`` plus
+  ``sum(length(value))`` over ``writes`` (by SQL, on the saver's file); InMemorySaver:
+  the ``len`` of the serialised bytes in its ``storage`` (checkpoint + metadata),
+  ``blobs`` and ``writes`` for that thread. Target: lgtrace <= LangGraph.
+
+``--quick`` (CI smoke): 10 steps, 3 rounds after 1 warm-up. ``--profile CONFIG``
+cProfiles lgtrace's runs of one configuration against the same runtime without a saver
+and lists, function by function, where the added time goes. Results go to
+``bench/results/persistence.json`` (``--quick``: ``persistence_quick.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import pstats
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import graphs
+from bench.impls import BASELINE, IMPLEMENTATIONS, SUBJECT, load
+from bench.machine import load_average, machine_info
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STEPS, QUICK_STEPS = 100, 10
+REPS, QUICK_REPS = 25, 3
+WARMUP, QUICK_WARMUP = 2, 1
+BLOB_CHARS = 20_000
+SIZES: dict[str, int] = {"tiny": 0, "20kb": BLOB_CHARS}
+TARGET_RATIO = 0.5
+RECURSION_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    api: str
+    """``invoke`` (sync nodes) or ``ainvoke`` (``async def`` nodes)."""
+    saver: str
+    """``none``, ``memory`` (InMemorySaver), ``sqlite`` (SqliteSaver), ``aiosqlite`` (AsyncSqliteSaver)."""
+    durability: str | None = None
+
+    @property
+    def name(self) -> str:
+        what = self.saver if self.durability is None else f"{self.saver}/{self.durability}"
+        return f"{self.api} {what}"
+
+    @property
+    def aio(self) -> bool:
+        return self.api == "ainvoke"
+
+    @property
+    def baseline(self) -> Config:
+        return Config(self.api, "none")
+
+
+DURABILITIES = ("sync", "async", "exit")
+CONFIGS: tuple[Config, ...] = (
+    Config("invoke", "none"),
+    *(Config("invoke", saver, d) for saver in ("memory", "sqlite") for d in DURABILITIES),
+    Config("ainvoke", "none"),
+    *(Config("ainvoke", saver, d) for saver in ("memory", "aiosqlite") for d in DURABILITIES),
+)
+
+
+class NotYet(Exception):
+    """The implementation cannot build or run this configuration yet (skipped, not an error)."""
+
+
+def _not_yet(exc: BaseException) -> bool:
+    return isinstance(exc, NotImplementedError) or (
+        isinstance(exc, TypeError) and "unsupported argument" in str(exc)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 2)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+
+
+# --------------------------------------------------------------------------- savers
+
+
+class Saver:
+    """One saver instance (and its file): make it, count what a thread stored, close it."""
+
+    def __init__(self, kind: str, path: Path | None, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.kind, self.path, self.loop = kind, path, loop
+        self.conn: Any = None
+        self.saver: Any = None
+        if kind == "none":
+            return
+        if kind == "memory":
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self.saver = InMemorySaver()
+        elif kind == "sqlite":
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            assert path is not None
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+            self.saver = SqliteSaver(self.conn)
+        elif kind == "aiosqlite":
+            import aiosqlite
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            assert path is not None and loop is not None
+
+            async def connect() -> tuple[Any, Any]:  # the saver wants a running loop
+                conn = await aiosqlite.connect(path)
+                return conn, AsyncSqliteSaver(conn)
+
+            self.conn, self.saver = loop.run_until_complete(connect())
+        else:
+            raise ValueError(f"unknown saver {kind!r}")
+
+    def latest(self, config: dict[str, Any]) -> Any:
+        """The thread's latest checkpoint tuple, read through the saver's own API."""
+        if self.kind == "aiosqlite":
+            assert self.loop is not None
+            return self.loop.run_until_complete(self.saver.aget_tuple(config))
+        return self.saver.get_tuple(config)
+
+    def stored(self, thread_id: str) -> dict[str, int]:
+        """Bytes (and rows) the saver holds for one thread."""
+        if self.kind == "memory":
+            return _memory_stored(self.saver, thread_id)
+        assert self.path is not None
+        return _sqlite_stored(self.path, thread_id)
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        if self.kind == "aiosqlite":
+            assert self.loop is not None
+            self.loop.run_until_complete(self.conn.close())
+        else:
+            self.conn.close()
+        self.conn = None
+
+
+def _memory_stored(saver: Any, thread_id: str) -> dict[str, int]:
+    """InMemorySaver: ``len`` of the serialised bytes in storage, blobs and writes of a thread."""
+    per_ns = saver.storage.get(thread_id, {})
+    checkpoints = [entry for ns in per_ns.values() for entry in ns.values()]
+    blobs = [v for k, v in saver.blobs.items() if k[0] == thread_id]
+    writes = [w for k, per_task in saver.writes.items() if k[0] == thread_id for w in per_task.values()]
+    checkpoint_bytes = sum(len(ckpt[1]) + len(meta[1]) for ckpt, meta, _parent in checkpoints)
+    blob_bytes = sum(len(v[1]) for v in blobs)
+    write_bytes = sum(len(w[2][1]) for w in writes)
+    return {
+        "bytes": checkpoint_bytes + blob_bytes + write_bytes,
+        "checkpoint_bytes": checkpoint_bytes,
+        "blob_bytes": blob_bytes,
+        "write_bytes": write_bytes,
+        "checkpoints": len(checkpoints),
+        "blobs": len(blobs),
+        "writes": len(writes),
+    }
+
+
+def _sqlite_stored(path: Path, thread_id: str) -> dict[str, int]:
+    """SQLite savers: checkpoint + metadata lengths and write value lengths of a thread, by SQL."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        n_ckpt, ckpt_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(coalesce(length(checkpoint), 0)"
+            " + coalesce(length(metadata), 0)), 0) FROM checkpoints WHERE thread_id = ?",
+            (thread_id,),
+        ).fetchone()
+        n_writes, write_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(length(value)), 0) FROM writes WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return {
+        "bytes": ckpt_bytes + write_bytes,
+        "checkpoint_bytes": ckpt_bytes,
+        "blob_bytes": 0,
+        "write_bytes": write_bytes,
+        "checkpoints": n_ckpt,
+        "blobs": 0,
+        "writes": n_writes,
+    }
+
+
+# --------------------------------------------------------------------------- one variant
+
+
+class Variant:
+    """One implementation x one configuration x one state size: a compiled graph and its saver."""
+
+    def __init__(
+        self,
+        prefix: str,
+        config: Config,
+        size: str,
+        steps: int,
+        tmpdir: Path,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.prefix, self.config, self.size, self.steps, self.loop = prefix, config, size, steps, loop
+        self.label = f"{prefix}: {config.name}"
+        blob = "b" * SIZES[size]
+        self.inp: dict[str, Any] = {"n": 0, "blob": blob} if blob else {"n": 0}
+        self.expected: dict[str, Any] = {**self.inp, "n": steps}
+        self.kwargs: dict[str, Any] = {} if config.durability is None else {"durability": config.durability}
+        self.runs = 0
+        path = tmpdir / f"{prefix}-{size}-{config.name.replace(' ', '-').replace('/', '-')}.sqlite"
+        self.saver = Saver(config.saver, path if "sqlite" in config.saver else None, loop)
+        try:
+            self.graph = graphs.counter_chain(
+                load(prefix), steps, aio=config.aio, checkpointer=self.saver.saver
+            )
+        except Exception as e:
+            self.saver.close()
+            if _not_yet(e):
+                raise NotYet(_describe(e)) from e
+            raise
+
+    def _run_config(self) -> dict[str, Any]:
+        self.runs += 1
+        thread_id = uuid.uuid4().hex  # the same length for both runtimes
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+    def run(self) -> tuple[float, float, dict[str, Any], Any]:
+        """One run on a fresh thread: (wall s, process CPU s, its config, its result)."""
+        cfg = self._run_config()
+        if self.config.aio:
+
+            async def timed() -> tuple[float, Any]:
+                t0 = time.perf_counter()
+                out = await self.graph.ainvoke(self.inp, cfg, **self.kwargs)
+                return time.perf_counter() - t0, out
+
+            c0 = time.process_time()
+            wall, out = self.loop.run_until_complete(timed())
+            return wall, time.process_time() - c0, cfg, out
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        out = self.graph.invoke(self.inp, cfg, **self.kwargs)
+        wall = time.perf_counter() - t0
+        return wall, time.process_time() - c0, cfg, out
+
+    def check(self) -> dict[str, Any]:
+        """One untimed run: the result and the stored checkpoint must be the closed form."""
+        try:
+            _, _, cfg, out = self.run()
+        except Exception as e:
+            if _not_yet(e):
+                raise NotYet(_describe(e)) from e
+            raise
+        if out != self.expected:
+            raise AssertionError(f"result {_short(out)} != expected {_short(self.expected)}")
+        info: dict[str, Any] = {}
+        if self.saver.saver is None:
+            return info
+        latest = self.saver.latest(cfg)
+        if latest is None:
+            raise AssertionError("the saver holds no checkpoint for the run's thread")
+        values = latest.checkpoint.get("channel_values", {})
+        got = {k: values[k] for k in self.expected if k in values}
+        if got != self.expected:
+            raise AssertionError(f"latest checkpoint holds {_short(got)}, expected {_short(self.expected)}")
+        stored = self.saver.stored(cfg["configurable"]["thread_id"])
+        meta = latest.metadata or {}
+        info.update(
+            stored=stored,
+            bytes_per_step=stored["bytes"] / self.steps,
+            latest_step=meta.get("step"),
+            latest_source=meta.get("source"),
+            latest_version=latest.checkpoint.get("v"),
+            pending_writes=len(latest.pending_writes or ()),
+        )
+        return info
+
+    def close(self) -> None:
+        self.saver.close()
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return repr(
+            {k: (f"<{len(v)} chars>" if isinstance(v, str) and len(v) > 40 else v) for k, v in value.items()}
+        )
+    return repr(value)[:200]
+
+
+# --------------------------------------------------------------------------- timing one state size
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    steps: int
+    reps: int
+    warmup: int
+    sizes: tuple[str, ...]
+    configs: tuple[Config, ...]
+    impls: tuple[str, ...]
+    tmpdir: str | None = None
+    """Where the SQLite files go (default: the system's temporary directory)."""
+
+
+def _stats(xs: list[float]) -> dict[str, Any]:
+    q = statistics.quantiles(xs, n=4) if len(xs) >= 2 else [xs[0]] * 3
+    return {"median_s": statistics.median(xs), "min_s": min(xs), "q1_s": q[0], "q3_s": q[2]}
+
+
+def run_size(size: str, settings: Settings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Build, validate and time every variant of one state size; one record per variant."""
+    records: dict[str, dict[str, Any]] = {}
+    variants: dict[str, Variant] = {}
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-", dir=settings.tmpdir) as tmp:
+        try:
+            for config in settings.configs:
+                for prefix in settings.impls:
+                    rec: dict[str, Any] = {
+                        "impl": prefix,
+                        "config": config.name,
+                        "api": config.api,
+                        "saver": config.saver,
+                        "durability": config.durability,
+                        "size": size,
+                        "blob_chars": SIZES[size],
+                        "steps": settings.steps,
+                        "status": "ok",
+                        "reason": None,
+                    }
+                    records[f"{prefix}: {config.name}"] = rec
+                    variant = None
+                    try:
+                        variant = Variant(prefix, config, size, settings.steps, Path(tmp), loop)
+                        rec.update(variant.check())
+                        variants[variant.label] = variant
+                    except NotYet as e:
+                        rec["status"], rec["reason"] = "skipped", str(e)
+                    except Exception as e:
+                        rec["status"], rec["reason"] = "error", _describe(e)
+                    if variant is not None and rec["status"] != "ok":
+                        variant.close()
+            _time(variants, records, settings)
+        finally:
+            for variant in variants.values():
+                variant.close()
+            loop.close()
+    skipped: dict[str, list[str]] = {}
+    for rec in records.values():
+        if rec["status"] == "skipped":
+            skipped.setdefault(f"{rec['impl']}: {rec['reason']}", []).append(rec["config"])
+        elif rec["status"] != "ok":
+            log(f"  {size:<5} {rec['impl']:<9} {rec['config']:<24} {rec['status']}: {rec['reason']}")
+    for what, names in skipped.items():
+        log(f"  {size:<5} skipped {len(names)} configs of {what}")
+    return list(records.values())
+
+
+def _time(variants: dict[str, Variant], records: dict[str, dict[str, Any]], settings: Settings) -> None:
+    live = dict(variants)
+    samples: dict[str, list[float]] = {label: [] for label in live}
+    cpu: dict[str, list[float]] = {label: [] for label in live}
+
+    def once(label: str) -> tuple[float, float] | None:
+        try:
+            wall, cpu_s, _, _ = live[label].run()
+            return wall, cpu_s
+        except Exception as e:
+            records[label]["status"], records[label]["reason"] = "error", f"while timing: {_describe(e)}"
+            live.pop(label).close()
+            variants.pop(label)
+            return None
+
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(settings.warmup):
+            for label in list(live):
+                once(label)
+        rng = random.Random(0)
+        for _ in range(settings.reps):
+            gc.collect()
+            order = list(live)
+            rng.shuffle(order)
+            for label in order:
+                got = once(label)
+                if got is not None:
+                    samples[label].append(got[0])
+                    cpu[label].append(got[1])
+    finally:
+        gc.unfreeze()
+    for label in live:
+        rec = records[label]
+        rec.update(_stats(samples[label]))
+        rec["cpu_median_s"] = statistics.median(cpu[label])
+        rec["cpu_min_s"] = min(cpu[label])
+        rec["repeats"] = len(samples[label])
+        rec["samples_s"] = [round(x, 7) for x in samples[label]]
+        rec["cpu_samples_s"] = [round(x, 7) for x in cpu[label]]
+
+
+# --------------------------------------------------------------------------- rows: added time, targets
+
+
+def _added(rec: dict[str, Any] | None, base: dict[str, Any] | None, key: str) -> float | None:
+    if not rec or not base or rec["status"] != "ok" or base["status"] != "ok" or key not in rec:
+        return None
+    return float(rec[key] - base[key]) / rec["steps"]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def rows_of(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (size, config): both implementations, added time per step, ratios, targets."""
+    by = {(v["size"], v["config"], v["impl"]): v for v in variants}
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for v in variants:
+        key = (v["size"], v["config"])
+        if key in seen:
+            continue
+        seen.add(key)
+        size, name = key
+        config = next(c for c in CONFIGS if c.name == name)
+        row: dict[str, Any] = {"size": size, "config": name, "saver": config.saver, "impls": {}}
+        for prefix in IMPLEMENTATIONS:
+            rec = by.get((size, name, prefix))
+            if rec is None:
+                continue
+            base = by.get((size, config.baseline.name, prefix))
+            out: dict[str, Any] = {
+                "status": rec["status"],
+                "reason": rec["reason"],
+                "median_s": rec.get("median_s"),
+                "min_s": rec.get("min_s"),
+                "bytes_per_step": rec.get("bytes_per_step"),
+            }
+            if config.saver != "none":
+                out.update(
+                    added_median_s_per_step=_added(rec, base, "median_s"),
+                    added_min_s_per_step=_added(rec, base, "min_s"),
+                    added_cpu_s_per_step=_added(rec, base, "cpu_median_s"),
+                )
+            row["impls"][prefix] = out
+        sub, ref = row["impls"].get(SUBJECT, {}), row["impls"].get(BASELINE, {})
+        if config.saver != "none":
+            row["ratio"] = _ratio(sub.get("added_median_s_per_step"), ref.get("added_median_s_per_step"))
+            row["ratio_min"] = _ratio(sub.get("added_min_s_per_step"), ref.get("added_min_s_per_step"))
+            row["ratio_cpu"] = _ratio(sub.get("added_cpu_s_per_step"), ref.get("added_cpu_s_per_step"))
+            sb, rb = sub.get("bytes_per_step"), ref.get("bytes_per_step")
+            row["time_target_met"] = None if row["ratio"] is None else row["ratio"] <= TARGET_RATIO
+            row["bytes_target_met"] = None if sb is None or rb is None else sb <= rb
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e3:.2f} ms"
+
+
+def _us(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e6:.1f}"
+
+
+def _r(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _b(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def _met(x: bool | None) -> str:
+    return "-" if x is None else ("met" if x else "MISSED")
+
+
+def format_table(data: dict[str, Any]) -> str:
+    s = data["settings"]
+    rows = data["rows"]
+    head = (
+        f"{'size':<5} {'config':<24} {'LangGraph':>10} {'lgtrace':>10} "
+        f"{'+µs/step LG':>11} {'lgt':>7} {'ratio':>6} {'(min)':>6} {'(cpu)':>6} "
+        f"{'B/step LG':>10} {'lgt':>8}  {'time':<6} {'bytes':<6}"
+    )
+    lines = [
+        f"{s['steps']}-node chain, one fresh thread_id per run; medians of {s['reps']} interleaved rounds "
+        f"after {s['warmup']} warm-up(s)",
+        head,
+        "-" * len(head),
+    ]
+    notes: list[str] = []
+    for row in rows:
+        lg, lgt = row["impls"].get(BASELINE, {}), row["impls"].get(SUBJECT, {})
+
+        def time_of(x: dict[str, Any]) -> str:
+            if x.get("status") in ("skipped", "error"):
+                return x["status"].upper() if x["status"] == "error" else "skip"
+            return _ms(x.get("median_s"))
+
+        lines.append(
+            f"{row['size']:<5} {row['config']:<24} {time_of(lg):>10} {time_of(lgt):>10} "
+            f"{_us(lg.get('added_median_s_per_step')):>11} {_us(lgt.get('added_median_s_per_step')):>7} "
+            f"{_r(row.get('ratio')):>6} {_r(row.get('ratio_min')):>6} {_r(row.get('ratio_cpu')):>6} "
+            f"{_b(lg.get('bytes_per_step')):>10} {_b(lgt.get('bytes_per_step')):>8}  "
+            f"{_met(row.get('time_target_met')):<6} {_met(row.get('bytes_target_met')):<6}"
+        )
+        for prefix, x in ((BASELINE, lg), (SUBJECT, lgt)):
+            if x.get("status") == "error":
+                notes.append(f"  {row['size']} {row['config']} [{prefix}]: {x['reason']}")
+    skipped = {x["reason"] for row in rows for x in row["impls"].values() if x.get("status") == "skipped"}
+    if skipped:
+        notes += [f"  skipped: {reason}" for reason in sorted(skipped)]
+    lines += [
+        "LangGraph / lgtrace: median wall time of one run. +µs/step: (median with the saver - median",
+        "  without, same runtime and invoke/ainvoke) / steps. ratio = lgtrace's added time / LangGraph's",
+        "  (target <= 0.5); (min): the same from the minima, (cpu): from median process CPU time.",
+        "  B/step: bytes the saver holds for one run's thread / steps (target: lgtrace <= LangGraph).",
+    ]
+    if notes:
+        lines += ["notes:", *notes]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    file, line, func = key
+    if file == "~":
+        return func
+    m = re.search(r"(?:site-packages|lib/python3\.\d+)/(.*)", file)
+    short = m.group(1) if m else os.path.relpath(file) if file.startswith("/") else file
+    return f"{short}:{line}({func})"
+
+
+def _profiled_runs(variant: Variant, runs: int) -> pstats.Stats:
+    """cProfile ``runs`` runs of ``variant``; threads started meanwhile get their own profiler."""
+    profiles: list[cProfile.Profile] = []
+    original_run = threading.Thread.run
+
+    def profiled_run(thread: threading.Thread) -> None:
+        prof = cProfile.Profile()
+        profiles.append(prof)
+        prof.runcall(original_run, thread)
+
+    main = cProfile.Profile()
+    threading.Thread.run = profiled_run  # type: ignore[method-assign]
+    try:
+        for _ in range(runs):
+            main.enable()
+            variant.run()
+            main.disable()
+    finally:
+        threading.Thread.run = original_run  # type: ignore[method-assign]
+    stats = pstats.Stats(main)
+    for prof in profiles:
+        stats.add(prof)
+    return stats
+
+
+def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top: int) -> str:
+    """Where ``prefix``'s added time goes: its runs of ``config_name`` vs the same runtime without a
+    saver, both cProfiled (``runs`` runs each, in a fresh process state: no warm-up, so the worker
+    threads a run starts are profiled too); per function, internal time per step and the difference."""
+    config = next((c for c in CONFIGS if c.name == config_name), None)
+    if config is None:
+        raise SystemExit(f"no config {config_name!r}; configs: {', '.join(c.name for c in CONFIGS)}")
+    loop = asyncio.new_event_loop()
+    out: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-") as tmp:
+        with_saver = Variant(prefix, config, size, steps, Path(tmp), loop)
+        without = Variant(prefix, config.baseline, size, steps, Path(tmp), loop)
+        try:
+            walls = {}
+            for v in (with_saver, without):
+                v.check()
+            st_with = _profiled_runs(with_saver, runs)
+            st_without = _profiled_runs(without, runs)
+            for name, v in (("with", with_saver), ("without", without)):
+                walls[name] = min(v.run()[0] for _ in range(5))
+        finally:
+            with_saver.close()
+            without.close()
+            loop.close()
+    per = 1e6 / (runs * steps)
+    a: dict[Any, Any] = st_with.stats  # type: ignore[attr-defined]
+    b: dict[Any, Any] = st_without.stats  # type: ignore[attr-defined]
+    total_a = sum(v[2] for v in a.values()) * per
+    total_b = sum(v[2] for v in b.values()) * per
+    w_with, w_without = (walls[k] * 1e6 / steps for k in ("with", "without"))
+    out.append(
+        f"== {prefix}, {config.name}, {size}, {steps} steps: cProfile of {runs} runs with the saver and "
+        f"{runs} without\n   unprofiled wall per step (min of 5): with {w_with:.1f} µs, "
+        f"without {w_without:.1f} µs, added {w_with - w_without:.1f} µs"
+        f"\n   profiled internal time per step (all threads): with {total_a:.1f} µs, "
+        f"without {total_b:.1f} µs, added {total_a - total_b:.1f} µs"
+        " (cProfile inflates small calls: read shares, not absolutes)"
+    )
+    keys = set(a) | set(b)
+    diff = []
+    for k in keys:
+        ta, tb = (a[k][2] if k in a else 0.0), (b[k][2] if k in b else 0.0)
+        ca, cb = (a[k][3] if k in a else 0.0), (b[k][3] if k in b else 0.0)
+        na, nb = (a[k][1] if k in a else 0), (b[k][1] if k in b else 0)
+        diff.append((k, (ta - tb) * per, (ca - cb) * per, (na - nb) / (runs * steps)))
+    out.append(f"\n-- added internal (self) time per step, by function (top {top}; µs/step, calls/step)")
+    out.append(f"{'self µs':>8} {'cum µs':>8} {'calls':>7}  function")
+    for k, dt, dc, dn in sorted(diff, key=lambda d: -d[1])[:top]:
+        out.append(f"{dt:>8.2f} {dc:>8.2f} {dn:>7.1f}  {_where(k)}")
+    out.append(f"\n-- added cumulative time per step, by function (top {top}; includes callees)")
+    out.append(f"{'cum µs':>8} {'self µs':>8} {'calls':>7}  function")
+    for k, dt, dc, dn in sorted(diff, key=lambda d: -d[2])[:top]:
+        out.append(f"{dc:>8.2f} {dt:>8.2f} {dn:>7.1f}  {_where(k)}")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def filesystem(path: str) -> dict[str, str | None]:
+    """The mount (device, type) a directory is on, from /proc/mounts (Linux), for the record."""
+    real = os.path.realpath(path)
+    best: tuple[str, str, str] | None = None
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            dev, mnt, fstype = line.split()[:3]
+            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and (
+                best is None or len(mnt) > len(best[1])
+            ):
+                best = (dev, mnt, fstype)
+    except OSError:
+        pass
+    return {"path": real, "device": best and best[0], "mount": best and best[1], "fstype": best and best[2]}
+
+
+def _select_configs(patterns: list[str]) -> tuple[Config, ...]:
+    if not patterns:
+        return CONFIGS
+    regexes = [re.compile(p) for p in patterns]
+    chosen = {c for c in CONFIGS if any(r.search(c.name) for r in regexes)}
+    chosen |= {c.baseline for c in chosen}  # added time needs the baseline of the same api
+    return tuple(c for c in CONFIGS if c in chosen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.persistence", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10 steps, 3 rounds after 1 warm-up (CI smoke)")
+    ap.add_argument("--steps", type=int, help=f"nodes in the chain (default {STEPS})")
+    ap.add_argument("--reps", type=int, help=f"timed rounds (default {REPS})")
+    ap.add_argument("--warmup", type=int, help=f"warm-up runs per variant (default {WARMUP})")
+    ap.add_argument("--size", action="append", choices=tuple(SIZES), help="only this state size (repeatable)")
+    ap.add_argument(
+        "--filter",
+        "-k",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="only configs matching (repeatable)",
+    )
+    ap.add_argument("--impl", action="append", choices=IMPLEMENTATIONS, help="only this implementation")
+    ap.add_argument("--tmpdir", help="directory for the SQLite files (default: the system's temp dir)")
+    ap.add_argument("--output", "-o", type=Path, help="JSON path (default bench/results/persistence.json)")
+    ap.add_argument("--show", type=Path, metavar="JSON", help="print the table of a results file and exit")
+    ap.add_argument("--list", action="store_true", help="list the configurations and exit")
+    ap.add_argument(
+        "--profile",
+        metavar="CONFIG",
+        help="cProfile one configuration (e.g. 'invoke sqlite/sync') against no saver, instead of timing",
+    )
+    ap.add_argument("--profile-impl", default=SUBJECT, choices=IMPLEMENTATIONS, help="runtime to profile")
+    ap.add_argument("--profile-runs", type=int, default=20, help="runs profiled per side (default 20)")
+    ap.add_argument("--top", type=int, default=30, help="functions listed per profile table")
+    args = ap.parse_args(argv)
+
+    if args.show:
+        print(format_table(json.loads(args.show.read_text())))
+        return 0
+    if args.list:
+        for c in CONFIGS:
+            print(c.name)
+        return 0
+    steps = args.steps or (QUICK_STEPS if args.quick else STEPS)
+    if args.profile:
+        size = (args.size or ["tiny"])[0]
+        print(profile(args.profile, args.profile_impl, size, steps, args.profile_runs, args.top))
+        return 0
+
+    settings = Settings(
+        quick=args.quick,
+        steps=steps,
+        reps=args.reps if args.reps is not None else (QUICK_REPS if args.quick else REPS),
+        warmup=args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else WARMUP),
+        sizes=tuple(args.size or SIZES),
+        configs=_select_configs(args.filter),
+        impls=tuple(args.impl or IMPLEMENTATIONS),
+        tmpdir=args.tmpdir,
+    )
+    output = args.output or RESULTS / ("persistence_quick.json" if args.quick else "persistence.json")
+    info = machine_info()
+    data: dict[str, Any] = {
+        "schema": 1,
+        "quick": settings.quick,
+        "command": "python -m bench.persistence" + (" " + " ".join(argv) if argv else ""),
+        "settings": {
+            "steps": settings.steps,
+            "reps": settings.reps,
+            "warmup": settings.warmup,
+            "sizes": {s: SIZES[s] for s in settings.sizes},
+            "configs": [c.name for c in settings.configs],
+            "impls": list(settings.impls),
+            "sqlite_dir": filesystem(settings.tmpdir or tempfile.gettempdir()),
+        },
+        "machine": info,
+        "variants": [],
+        "rows": [],
+    }
+    print(
+        f"bench.persistence: {settings.steps}-node chain, {len(settings.configs)} configs x "
+        f"{len(settings.sizes)} sizes x {len(settings.impls)} runtimes; {info['cpu_model']}, "
+        f"{info['cores_logical']} cores, python {info['python']}, load {info['load_average_start']}",
+        flush=True,
+    )
+    t0 = time.monotonic()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for size in settings.sizes:
+        ts = time.monotonic()
+        data["variants"] += run_size(size, settings)
+        print(f"  {size}: {time.monotonic() - ts:.1f} s", flush=True)
+        data["rows"] = rows_of(data["variants"])
+        info["load_average_end"] = load_average()
+        data["total_elapsed_s"] = round(time.monotonic() - t0, 3)
+        output.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    print()
+    print(format_table(data))
+    print(f"total {data['total_elapsed_s']:.0f} s; load {info['load_average_end']}; wrote {output}")
+    failed = [f"{v['size']} {v['config']} [{v['impl']}]" for v in data["variants"] if v["status"] == "error"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
+
+
+__all__ = ["CONFIGS", "Config", "main", "rows_of"]
