@@ -588,84 +588,155 @@ def _where(key: tuple[str, int, str]) -> str:
     return f"{short}:{line}({func})"
 
 
-def _profiled_runs(variant: Variant, runs: int) -> pstats.Stats:
-    """cProfile ``runs`` runs of ``variant``; threads started meanwhile get their own profiler."""
-    profiles: list[cProfile.Profile] = []
-    original_run = threading.Thread.run
+WAITS = frozenset(
+    {
+        "<method 'acquire' of '_thread.lock' objects>",
+        "<method 'get' of '_queue.SimpleQueue' objects>",
+        "<method 'poll' of 'select.epoll' objects>",
+        "<built-in method time.sleep>",
+    }
+)
+"""Blocking waits: in the main thread, time spent waiting for another thread (a background put);
+in a worker thread, mostly idling for work."""
 
-    def profiled_run(thread: threading.Thread) -> None:
-        prof = cProfile.Profile()
-        profiles.append(prof)
-        prof.runcall(original_run, thread)
+Stats = dict[tuple[str, int, str], tuple[int, int, float, float, Any]]
 
+
+def _is_wait(key: tuple[str, int, str]) -> bool:
+    return key[0] == "~" and key[2] in WAITS
+
+
+class _ThreadProfiles:
+    """While active, every thread started gets its own cProfile profiler, filed under ``bucket``."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, list[cProfile.Profile]] = {}
+        self.bucket = ""
+        self._original = threading.Thread.run
+
+    def __enter__(self) -> _ThreadProfiles:
+        original, buckets = self._original, self.buckets
+
+        def profiled_run(thread: threading.Thread) -> None:
+            prof = cProfile.Profile()
+            buckets.setdefault(self.bucket, []).append(prof)
+            prof.runcall(original, thread)
+
+        threading.Thread.run = profiled_run  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Thread.run = self._original  # type: ignore[method-assign]
+
+    def stats(self, bucket: str) -> tuple[Stats, int]:
+        profs = self.buckets.get(bucket, [])
+        if not profs:
+            return {}, 0
+        st = pstats.Stats(profs[0])
+        for prof in profs[1:]:
+            st.add(prof)
+        return st.stats, len(profs)  # type: ignore[attr-defined]
+
+
+def _profiled_runs(variant: Variant, runs: int) -> Stats:
+    """Main-thread cProfile stats of ``runs`` runs of ``variant`` (the first one's result checked)."""
     main = cProfile.Profile()
-    threading.Thread.run = profiled_run  # type: ignore[method-assign]
-    try:
-        for _ in range(runs):
-            main.enable()
-            variant.run()
+    for i in range(runs):
+        main.enable()
+        try:
+            out = variant.run()[3]
+        finally:
             main.disable()
-    finally:
-        threading.Thread.run = original_run  # type: ignore[method-assign]
-    stats = pstats.Stats(main)
-    for prof in profiles:
-        stats.add(prof)
-    return stats
+        if i == 0 and out != variant.expected:
+            raise AssertionError(f"result {_short(out)} != expected {_short(variant.expected)}")
+    return pstats.Stats(main).stats  # type: ignore[attr-defined,no-any-return]
+
+
+def _diff(a: Stats, b: Stats, per: float) -> list[tuple[tuple[str, int, str], float, float, float]]:
+    """Per function: (key, self time, cumulative time, calls) of ``a`` minus ``b``, scaled by ``per``."""
+    out = []
+    for k in set(a) | set(b):
+        ta, tb = (a[k][2] if k in a else 0.0), (b[k][2] if k in b else 0.0)
+        ca, cb = (a[k][3] if k in a else 0.0), (b[k][3] if k in b else 0.0)
+        na, nb = (a[k][1] if k in a else 0), (b[k][1] if k in b else 0)
+        out.append((k, (ta - tb) * per, (ca - cb) * per, (na - nb) * per / 1e6))
+    return out
+
+
+def _self_total(stats: Stats, per: float, waits: bool) -> float:
+    return sum(v[2] for k, v in stats.items() if _is_wait(k) == waits) * per
+
+
+def _table(title: str, rows: list[Any], top: int, by_cum: bool) -> list[str]:
+    key = 2 if by_cum else 1
+    lines = [f"\n-- {title} (top {top}; µs per step, calls per step)"]
+    names = ("cum µs", "self µs") if by_cum else ("self µs", "cum µs")
+    lines.append(f"{names[0]:>8} {names[1]:>8} {'calls':>7}  function")
+    for k, dt, dc, dn in sorted(rows, key=lambda d: -d[key])[:top]:
+        first, second = (dc, dt) if by_cum else (dt, dc)
+        wait = "  [wait]" if _is_wait(k) else ""
+        lines.append(f"{first:>8.2f} {second:>8.2f} {dn:>7.2f}  {_where(k)}{wait}")
+    return lines
 
 
 def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top: int) -> str:
-    """Where ``prefix``'s added time goes: its runs of ``config_name`` vs the same runtime without a
-    saver, both cProfiled (``runs`` runs each, in a fresh process state: no warm-up, so the worker
-    threads a run starts are profiled too); per function, internal time per step and the difference."""
+    """Where ``prefix``'s added time goes: ``runs`` cProfiled runs of ``config_name`` against as
+    many of the same runtime without a saver; per function, self and cumulative time per step,
+    with the saver minus without, for the main thread and for the threads the runs started."""
     config = next((c for c in CONFIGS if c.name == config_name), None)
     if config is None:
         raise SystemExit(f"no config {config_name!r}; configs: {', '.join(c.name for c in CONFIGS)}")
     loop = asyncio.new_event_loop()
-    out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-") as tmp:
-        with_saver = Variant(prefix, config, size, steps, Path(tmp), loop)
-        without = Variant(prefix, config.baseline, size, steps, Path(tmp), loop)
-        try:
-            walls = {}
-            for v in (with_saver, without):
-                v.check()
-            st_with = _profiled_runs(with_saver, runs)
-            st_without = _profiled_runs(without, runs)
-            for name, v in (("with", with_saver), ("without", without)):
+        # unprofiled reference: min of 5 runs each after 2 warm-ups, on variants of their own
+        walls: dict[str, float] = {}
+        for name, c in (("without", config.baseline), ("with", config)):
+            (Path(tmp) / name).mkdir()
+            v = Variant(prefix, c, size, steps, Path(tmp) / name, loop)
+            try:
+                for _ in range(2):
+                    v.run()
                 walls[name] = min(v.run()[0] for _ in range(5))
-        finally:
-            with_saver.close()
-            without.close()
-            loop.close()
+            finally:
+                v.close()
+        # profiled: the saver (and any thread it or the run starts) is built under the profiler
+        main_stats: dict[str, Stats] = {}
+        with _ThreadProfiles() as threads:
+            for name, c in (("without", config.baseline), ("with", config)):
+                threads.bucket = name
+                (Path(tmp) / f"p-{name}").mkdir()
+                v = Variant(prefix, c, size, steps, Path(tmp) / f"p-{name}", loop)
+                try:
+                    main_stats[name] = _profiled_runs(v, runs)
+                finally:
+                    v.close()
+            threads.bucket = ""
+        loop.close()
+    other_with, n_with = threads.stats("with")
+    other_without, n_without = threads.stats("without")
     per = 1e6 / (runs * steps)
-    a: dict[Any, Any] = st_with.stats  # type: ignore[attr-defined]
-    b: dict[Any, Any] = st_without.stats  # type: ignore[attr-defined]
-    total_a = sum(v[2] for v in a.values()) * per
-    total_b = sum(v[2] for v in b.values()) * per
     w_with, w_without = (walls[k] * 1e6 / steps for k in ("with", "without"))
-    out.append(
-        f"== {prefix}, {config.name}, {size}, {steps} steps: cProfile of {runs} runs with the saver and "
-        f"{runs} without\n   unprofiled wall per step (min of 5): with {w_with:.1f} µs, "
-        f"without {w_without:.1f} µs, added {w_with - w_without:.1f} µs"
-        f"\n   profiled internal time per step (all threads): with {total_a:.1f} µs, "
-        f"without {total_b:.1f} µs, added {total_a - total_b:.1f} µs"
-        " (cProfile inflates small calls: read shares, not absolutes)"
-    )
-    keys = set(a) | set(b)
-    diff = []
-    for k in keys:
-        ta, tb = (a[k][2] if k in a else 0.0), (b[k][2] if k in b else 0.0)
-        ca, cb = (a[k][3] if k in a else 0.0), (b[k][3] if k in b else 0.0)
-        na, nb = (a[k][1] if k in a else 0), (b[k][1] if k in b else 0)
-        diff.append((k, (ta - tb) * per, (ca - cb) * per, (na - nb) / (runs * steps)))
-    out.append(f"\n-- added internal (self) time per step, by function (top {top}; µs/step, calls/step)")
-    out.append(f"{'self µs':>8} {'cum µs':>8} {'calls':>7}  function")
-    for k, dt, dc, dn in sorted(diff, key=lambda d: -d[1])[:top]:
-        out.append(f"{dt:>8.2f} {dc:>8.2f} {dn:>7.1f}  {_where(k)}")
-    out.append(f"\n-- added cumulative time per step, by function (top {top}; includes callees)")
-    out.append(f"{'cum µs':>8} {'self µs':>8} {'calls':>7}  function")
-    for k, dt, dc, dn in sorted(diff, key=lambda d: -d[2])[:top]:
-        out.append(f"{dc:>8.2f} {dt:>8.2f} {dn:>7.1f}  {_where(k)}")
+    mw, mo = main_stats["with"], main_stats["without"]
+    busy_w, busy_o = _self_total(mw, per, False), _self_total(mo, per, False)
+    out = [
+        f"== {prefix}, {config.name}, state {size}, {steps} steps: cProfile of {runs} runs with the saver "
+        f"and {runs} without (µs per step)",
+        f"   unprofiled wall (min of 5): with {w_with:.1f}, without {w_without:.1f}, "
+        f"added {w_with - w_without:.1f}",
+        f"   main thread, self time excluding waits: with {busy_w:.1f}, without {busy_o:.1f}, "
+        f"added {busy_w - busy_o:.1f}; waits: with {_self_total(mw, per, True):.1f}, "
+        f"without {_self_total(mo, per, True):.1f}",
+        f"   other threads ({n_with} started with the saver, {n_without} without), self time "
+        f"excluding waits: with {_self_total(other_with, per, False):.1f}, "
+        f"without {_self_total(other_without, per, False):.1f}",
+        "   (cProfile inflates many small calls: read the shares, not the absolute numbers)",
+    ]
+    main_diff = _diff(mw, mo, per)
+    out += _table("main thread: added self time by function", main_diff, top, by_cum=False)
+    out += _table("main thread: added cumulative time by function", main_diff, top, by_cum=True)
+    if other_with or other_without:
+        other_diff = _diff(other_with, other_without, per)
+        out += _table("other threads: added self time by function", other_diff, top, by_cum=False)
     return "\n".join(out)
 
 
