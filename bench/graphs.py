@@ -463,17 +463,17 @@ def blocking_chain_result(value: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- persistence (counter chain)
 
 
-class _ChainState(TypedDict, total=False):
+class _PersistChainState(TypedDict, total=False):
     n: int
     blob: str
     """Carried in the state unchanged (the "20 KB state" of the persistence cases)."""
 
 
-def _increment(state: _ChainState) -> dict[str, Any]:
+def _increment(state: _PersistChainState) -> dict[str, Any]:
     return {"n": state["n"] + 1}
 
 
-async def _aincrement(state: _ChainState) -> dict[str, Any]:
+async def _aincrement(state: _PersistChainState) -> dict[str, Any]:
     return {"n": state["n"] + 1}
 
 
@@ -484,7 +484,7 @@ def counter_chain(m: Impl, n_nodes: int, *, aio: bool, checkpointer: Any = None)
     persistence cases). From ``{"n": 0}`` (plus an optional ``blob`` nobody writes) the
     final state is ``{"n": n_nodes}`` (plus the same ``blob``).
     """
-    builder = m.StateGraph(_ChainState)
+    builder = m.StateGraph(_PersistChainState)
     prev = m.START
     for i in range(n_nodes):
         name = f"node_{i}"
