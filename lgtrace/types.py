@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 N = TypeVar("N")
 OutputT = TypeVar("OutputT")
@@ -36,6 +36,34 @@ class Send:
 
     def __eq__(self, value: object) -> bool:
         return isinstance(value, Send) and self.node == value.node and self.arg == value.arg
+
+
+class PregelTask(NamedTuple):
+    """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    error: Exception | None = None
+    interrupts: tuple[Any, ...] = ()
+    state: Any = None
+    """For a subgraph node: the config of its own checkpoints (or its ``StateSnapshot``)."""
+    result: Any | None = None
+
+
+class StateSnapshot(NamedTuple):
+    """A thread's state at one checkpoint (``get_state`` / ``get_state_history``)."""
+
+    values: dict[str, Any] | Any
+    next: tuple[str, ...]
+    """Nodes the next step runs (empty when the thread is done)."""
+    config: dict[str, Any]
+    """The config that addresses this checkpoint (``thread_id``, ``checkpoint_ns``, ``checkpoint_id``)."""
+    metadata: dict[str, Any] | None
+    created_at: str | None
+    parent_config: dict[str, Any] | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,4 +104,4 @@ class GraphOutput(Generic[OutputT]):
     interrupts: tuple[Any, ...] = ()
 
 
-__all__ = ["Command", "GraphOutput", "Send", "StreamMode", "StreamWriter"]
+__all__ = ["Command", "GraphOutput", "PregelTask", "Send", "StateSnapshot", "StreamMode", "StreamWriter"]

@@ -412,7 +412,6 @@ class StateGraph:
     ) -> Any:
         """Validate the graph and return a runnable ``CompiledStateGraph``."""
         for label, value in (
-            ("checkpointer", checkpointer),
             ("cache", cache),
             ("store", store),
             ("interrupt_before", interrupt_before),
@@ -420,10 +419,22 @@ class StateGraph:
         ):
             if value not in (None, False):
                 raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
+        if checkpointer is True:
+            raise NotImplementedError(
+                "compile(checkpointer=True) (a subgraph keeping its own state across parent runs) "
+                "is not supported by lgtrace yet; use None to share the parent's thread"
+            )
+        if checkpointer not in (None, False) and not (
+            hasattr(checkpointer, "get_tuple") and hasattr(checkpointer, "put")
+        ):
+            raise TypeError(
+                "compile(checkpointer=...) takes a LangGraph BaseCheckpointSaver, "
+                f"got {type(checkpointer).__name__}"
+            )
         self._validate(stacklevel=2)
         from lgtrace.runtime.compiled import CompiledStateGraph
 
-        return CompiledStateGraph(self, name=name or "LangGraph", debug=debug)
+        return CompiledStateGraph(self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer)
 
 
 __all__ = ["StateGraph"]

@@ -3,6 +3,7 @@ langchain-core ``Runnable`` (invoke / ainvoke / stream / astream / batch)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from lgtrace.graph.schema import channels_of, is_schema_instance, managed_of, ob
 from lgtrace.runtime.config_check import check_batch_config, check_config
 from lgtrace.runtime.node import NodeSpec
 from lgtrace.stream.output import make_shaper, normalize_modes
-from lgtrace.types import GraphOutput
+from lgtrace.types import GraphOutput, StateSnapshot
 
 if TYPE_CHECKING:
     from lgtrace.graph.state import Branch, StateGraph
@@ -25,10 +26,21 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
     stream_mode: str = "updates"
 
-    def __init__(self, builder: StateGraph, *, name: str = "LangGraph", debug: bool = False) -> None:
+    def __init__(
+        self,
+        builder: StateGraph,
+        *,
+        name: str = "LangGraph",
+        debug: bool = False,
+        checkpointer: Any = None,
+        store: Any = None,
+    ) -> None:
         self.builder = builder
         self.name = name
         self.debug = debug
+        self.checkpointer = checkpointer
+        """A ``BaseCheckpointSaver``; ``None``: a subgraph uses its parent's; ``False``: never persist."""
+        self.store = store
         self.channels = dict(builder.channels)
         self.state_keys = frozenset(self.channels)
         self.state_keys_ordered = tuple(self.channels)
@@ -139,9 +151,19 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """Validate the stream arguments (clear errors before anything runs) and start a run."""
         modes, as_list = normalize_modes(stream_mode, self.stream_mode)
         shaper = make_shaper(as_list, subgraphs, version)
+        durability = self._durability(kwargs.pop("durability", None))
         _reject_unsupported(kwargs)
         config = check_config(config)
-        return driver_cls(self, input, config, modes, subgraphs, version).events(shaper)
+        return driver_cls(self, input, config, modes, subgraphs, version, durability).events(shaper)
+
+    def _durability(self, durability: Any) -> Any:
+        from lgtrace.checkpoint.saver import check_durability
+
+        if durability is not None:
+            check_durability(durability)
+            if not self.checkpointer:
+                warnings.warn("`durability` has no effect when no checkpointer is present.", stacklevel=4)
+        return durability
 
     def stream(
         self,
@@ -192,9 +214,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
         if stream_mode != "values":
             return list(self.stream(input, config, stream_mode=stream_mode, version=version, **kwargs))
+        durability = self._durability(kwargs.pop("durability", None))
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)  # validates the version
-        driver = SyncDriver(self, input, check_config(config), (), False, version)
+        driver = SyncDriver(self, input, check_config(config), (), False, version, durability)
         for _ in driver.events(None):
             pass
         return self._final(driver.run.output(), version)  # type: ignore[union-attr]
@@ -215,9 +238,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 c
                 async for c in self.astream(input, config, stream_mode=stream_mode, version=version, **kwargs)
             ]
+        durability = self._durability(kwargs.pop("durability", None))
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)
-        driver = AsyncDriver(self, input, check_config(config), (), False, version)
+        driver = AsyncDriver(self, input, check_config(config), (), False, version, durability)
         async for _ in driver.events(None):
             pass
         return self._final(driver.run.output(), version)  # type: ignore[union-attr]
@@ -273,6 +297,60 @@ class CompiledStateGraph(Runnable[Any, Any]):
             inputs, check_batch_config(config), return_exceptions=return_exceptions, **kwargs
         )
 
+    # -- state API (with a checkpointer) ------------------------------------------------------
+
+    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's state at its head, or at ``configurable.checkpoint_id``."""
+        from lgtrace.checkpoint import state
+
+        return state.get_state(self, config)
+
+    async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        from lgtrace.checkpoint import state
+
+        return await state.aget_state(self, config)
+
+    def get_state_history(
+        self,
+        config: RunnableConfig,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """The thread's checkpoints, newest first."""
+        from lgtrace.checkpoint import state
+
+        return state.get_state_history(self, config, filter=filter, before=before, limit=limit)
+
+    def aget_state_history(
+        self,
+        config: RunnableConfig,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        from lgtrace.checkpoint import state
+
+        return state.aget_state_history(self, config, filter=filter, before=before, limit=limit)
+
+    def update_state(
+        self, config: RunnableConfig, values: Any, as_node: str | None = None, task_id: str | None = None
+    ) -> RunnableConfig:
+        """Write ``values`` to the thread as if node ``as_node`` returned them (reducers
+        apply, its edges route); returns the config of the new checkpoint."""
+        from lgtrace.checkpoint import state
+
+        return state.update_state(self, config, values, as_node)  # type: ignore[return-value]
+
+    async def aupdate_state(
+        self, config: RunnableConfig, values: Any, as_node: str | None = None, task_id: str | None = None
+    ) -> RunnableConfig:
+        from lgtrace.checkpoint import state
+
+        return await state.aupdate_state(self, config, values, as_node)  # type: ignore[return-value]
+
     def _final(self, output: dict[str, Any], version: str) -> Any:
         if version != "v2":
             return output
@@ -287,7 +365,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"
 
 
-_UNSUPPORTED = ("interrupt_before", "interrupt_after", "checkpoint_during", "durability", "context")
+_UNSUPPORTED = ("interrupt_before", "interrupt_after", "checkpoint_during", "context")
 
 
 def _reject_unsupported(kwargs: dict[str, Any]) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 
+from lgtrace.checkpoint.format import Before
+from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import ParentCommand, RunCancelled
 from lgtrace.runtime.run import GRAPH_RUNS, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
@@ -82,8 +84,10 @@ class _Driver:
         modes: tuple[str, ...],
         subgraphs: bool,
         version: str = "v1",
+        durability: str | None = None,
     ) -> None:
         self.graph = graph
+        self.durability = durability
         self.input = input
         self.config = config
         self.modes = frozenset(modes)
@@ -106,6 +110,13 @@ class _Driver:
             if self.subgraphs:
                 run.scope.subgraph_modes = self.modes
             run.scope.typed_values = self.version == "v2"
+            run.scope.durability = check_durability(self.durability)
+        saver = self.graph.checkpointer
+        if saver is None and parent is not None:
+            saver = parent.checkpointer  # a subgraph keeps its checkpoints in its parent's thread
+        if saver is not None and saver is not False:
+            run.scope.checkpointer = saver
+            run.saver = RunSaver(saver, run, run.scope.durability)
         self.run = run
         # a step may run inline (no thread hop) unless something must stream while it runs
         self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)
@@ -156,6 +167,11 @@ class _Driver:
             run.channel.close()
 
 
+def _checkpoint_kwarg(run: GraphRun) -> dict[str, Any]:
+    """For tracers: the checkpoint a task starts from (``langgraph.checkpoint_id`` on its span)."""
+    return {} if run.saver is None else {"lgtrace_checkpoint_id": run.checkpoint_id}
+
+
 def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     node = task.node
     kwargs: dict[str, Any] = {}
@@ -193,7 +209,7 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
             )
         if callbacks is not None:
             run_manager = callbacks.on_chain_start(
-                None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+                None, task.input, name=task.name, run_id=uuid.UUID(task.id), **_checkpoint_kwarg(run)
             )
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)
@@ -225,7 +241,7 @@ async def _run_node_async(run: GraphRun, task: Task, callbacks: Any) -> None:
     try:
         if callbacks is not None:
             run_manager = await callbacks.on_chain_start(
-                None, task.input, name=task.name, run_id=uuid.UUID(task.id)
+                None, task.input, name=task.name, run_id=uuid.UUID(task.id), **_checkpoint_kwarg(run)
             )
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)
@@ -283,6 +299,8 @@ class _Step:
                 if _failed(item):
                     self.failed = item
                     return out  # the rest was produced after the failure
+                if self.run.saver is not None:
+                    self.run.saver.task_done(item)
                 self.run.emit_task_result(item)
             elif shaper is not None:
                 out.append(shaper(*item))
@@ -309,6 +327,8 @@ class _StepFailed(Exception):
 def _fail_step(run: GraphRun, task: Task) -> _StepFailed:
     """The failed task's own result events, kept apart from anything produced after it."""
     run.channel.drain()  # produced after the failure: not delivered
+    if run.saver is not None:
+        run.saver.task_done(task)
     events: list[Any] = []
     run.emit_task_result(task, local=events)
     return _StepFailed(task, events)
@@ -323,27 +343,61 @@ def _after_error(exc: BaseException, channel: EventChannel) -> tuple[BaseExcepti
     return exc, channel.drain()
 
 
-def _finish_step(run: GraphRun, tasks: list[Task], *, inline: bool) -> None:
+def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> None:
     """After every task of a step ended: raise an error or apply the writes, then emit.
 
     The result of a task run inline follows the application of its writes, as in
     LangGraph (whose events of an inline step are drained after it): a reducer that
     fails on it leaves no update behind. Results of tasks run while the consumer
     streamed were emitted as they ended."""
-    if inline:
-        task = tasks[0]
-        if task.error is not None:
-            run.emit_task_result(task)
-            raise task.error
-        changed = run.apply(tasks)
-        run.emit_task_result(task)
+    saver = run.saver
+    if inline is not None:
+        if inline.error is not None:
+            if saver is not None and not isinstance(inline.error, ParentCommand):
+                saver.task_done(inline)
+            run.emit_task_result(inline)
+            raise inline.error
+        if saver is not None:
+            saver.task_done(inline)
     else:
         for t in tasks:
             if isinstance(t.error, ParentCommand):
                 raise t.error
-        changed = run.apply(tasks)
+    before = Before(run) if saver is not None else None
+    changed = run.apply(tasks)
+    if inline is not None:
+        run.emit_task_result(inline)
+    if saver is not None:
+        saver.step_done(tasks, before)  # type: ignore[arg-type]
     if changed:
         run.emit_values()
+
+
+def _apply_start(run: GraphRun, start: Task) -> None:
+    """The input's writes (the hidden ``__start__`` task: no task events of its own)."""
+    saver = run.saver
+    if saver is not None:
+        saver.task_done(start)
+        before = Before(run, start=True)
+    changed = run.apply([start])
+    if saver is not None:
+        saver.step_done([start], before)
+    if changed:
+        run.emit_values()
+
+
+def _cached(run: GraphRun, tasks: list[Task]) -> list[Task]:
+    """First step of a continued thread: tasks that finished in an earlier run are not run
+    again; their saved writes are applied with the step and their updates re-emitted
+    (marked cached). Returns the tasks still to run."""
+    saver = run.saver
+    if saver is None or not saver.replay:
+        return tasks
+    done = saver.replayed(tasks)
+    if "updates" in run.modes:
+        for t in done:
+            run.emit("updates", {t.name: t.update, "__metadata__": {"cached": True}})
+    return [t for t in tasks if all(t is not d for d in done)]
 
 
 class SyncDriver(_Driver):
@@ -366,11 +420,19 @@ class SyncDriver(_Driver):
             run.run_manager = manager.on_chain_start(None, self.input, **self._register(run))
         futures: list[Future[Any]] = []
         outcome: BaseException | None = None
+        saver = run.saver
         try:
-            start = run.start_task(self.input)
-            run.route(start, sync=True)
-            if run.apply([start]):
-                run.emit_values()
+            if saver is None:
+                start: Task | None = run.start_task(self.input)
+            else:
+                start = saver.enter(saver.saver.get_tuple(saver.load_config()), self.input)
+                if start is not None:
+                    saver.emit_checkpoint([start])
+            if start is not None:
+                run.route(start, sync=True)
+                _apply_start(run, start)
+                if saver is not None:
+                    saver.ops.step_end()
             while True:
                 if shaper is not None:
                     for item in channel.drain():
@@ -380,32 +442,47 @@ class SyncDriver(_Driver):
                 if run.parent is not None:
                     self._check_cancel(run)
                 tasks = run.plan()
+                if saver is not None:
+                    saver.emit_checkpoint(tasks)
                 if not tasks:
                     break
                 run.emit_task_starts(tasks)
-                inline = len(tasks) == 1 and not self.live
-                if inline:
-                    task = tasks[0]
-                    contextvars.copy_context().run(_run_node_sync, run, task, self._task_callbacks(run, task))
-                else:
+                todo = _cached(run, tasks)
+                inline = todo[0] if len(todo) == 1 and not self.live else None
+                if inline is not None:
+                    contextvars.copy_context().run(
+                        _run_node_sync, run, inline, self._task_callbacks(run, inline)
+                    )
+                elif todo:
                     pool = self._pool()
                     futures = [
-                        pool.submit(contextvars.copy_context().run, self._run_and_post, run, t) for t in tasks
+                        pool.submit(contextvars.copy_context().run, self._run_and_post, run, t) for t in todo
                     ]
-                    step = _Step(run, tasks)
+                    step = _Step(run, todo)
                     while step.remaining and step.failed is None:
                         yield from step.take(channel.get_all(), shaper)
                     if step.failed is not None:
                         raise _fail_step(run, step.failed)
                     futures = []
                 _finish_step(run, tasks, inline=inline)
+                if saver is not None:
+                    saver.ops.step_end()
+            if saver is not None:
+                saver.close()
+                for item in channel.drain():  # the last checkpoint
+                    if shaper is not None:
+                        yield shaper(*item)
         except GeneratorExit as exc:
             outcome = exc
+            if saver is not None:
+                saver.close(wait=False)
             raise
         except BaseException as exc:
             # deliver what was produced before the failure (after stopping the rest), then raise
             outcome, tail = _after_error(exc, channel)
             self._shutdown(run, futures, stop=True)
+            if saver is not None:
+                saver.close(failed=True)
             if shaper is not None:
                 for item in tail:
                     if type(item) is not Task:
@@ -454,12 +531,20 @@ class AsyncDriver(_Driver):
         gate = asyncio.Semaphore(limit) if limit else None
         running: list[asyncio.Future[Any]] = []
         outcome: BaseException | None = None
+        saver = run.saver
         try:
-            start = run.start_task(self.input)
-            for branch, value in run.route(start, sync=False):
-                run.finish_branch(start, branch, await acall_branch(branch, value, run.config))
-            if run.apply([start]):
-                run.emit_values()
+            if saver is None:
+                start: Task | None = run.start_task(self.input)
+            else:
+                start = saver.enter(await saver.saver.aget_tuple(saver.load_config()), self.input)
+                if start is not None:
+                    saver.emit_checkpoint([start])
+            if start is not None:
+                for branch, value in run.route(start, sync=False):
+                    run.finish_branch(start, branch, await acall_branch(branch, value, run.config))
+                _apply_start(run, start)
+                if saver is not None:
+                    await saver.ops.astep_end()
             tasks: list[Task] | None = None  # planned and announced, not yet run
             while True:
                 for item in channel.drain():
@@ -469,13 +554,16 @@ class AsyncDriver(_Driver):
                     self._check_cancel(run)
                 if tasks is None:
                     tasks = run.plan()
+                    if saver is not None:
+                        saver.emit_checkpoint(tasks)
                     if not tasks:
                         break
                     run.emit_task_starts(tasks)
-                inline = len(tasks) == 1 and not self.live
-                if inline:
-                    task = tasks[0]
-                    if run.run_manager is None and self._runs_ahead(task):
+                todo = _cached(run, tasks)
+                inline = todo[0] if len(todo) == 1 and not self.live else None
+                if inline is not None:
+                    task = inline
+                    if run.run_manager is None and saver is None and self._runs_ahead(task):
                         # a stretch of plain sync steps runs in one executor thread, the
                         # consumer yields their events meanwhile: one thread hop, not one a step
                         ahead = asyncio.get_running_loop().run_in_executor(
@@ -507,14 +595,14 @@ class AsyncDriver(_Driver):
                             _run_node_async(run, task, self._task_callbacks(run, task)),
                             context=contextvars.copy_context(),
                         )
-                else:
+                elif todo:
                     running = [
                         asyncio.create_task(
                             self._run_and_post(run, t, gate), context=contextvars.copy_context()
                         )
-                        for t in tasks
+                        for t in todo
                     ]
-                    step = _Step(run, tasks)
+                    step = _Step(run, todo)
                     while step.remaining and step.failed is None:
                         for out in step.take(await channel.aget_all(), shaper):
                             yield out
@@ -523,12 +611,23 @@ class AsyncDriver(_Driver):
                     running = []
                 _finish_step(run, tasks, inline=inline)
                 tasks = None
+                if saver is not None:
+                    await saver.ops.astep_end()
+            if saver is not None:
+                await saver.aclose()
+                for item in channel.drain():  # the last checkpoint
+                    if shaper is not None:
+                        yield shaper(*item)
         except (GeneratorExit, asyncio.CancelledError) as exc:
             outcome = exc
+            if saver is not None:
+                await saver.aclose(wait=False)
             raise
         except BaseException as exc:
             outcome, tail = _after_error(exc, channel)
             await self._shutdown(run, running, stop=True)
+            if saver is not None:
+                await saver.aclose(failed=True)
             if shaper is not None:
                 for item in tail:
                     if type(item) is not Task:
@@ -560,7 +659,7 @@ class AsyncDriver(_Driver):
         try:
             while True:
                 contextvars.copy_context().run(_run_node_sync, run, task, None)
-                _finish_step(run, [task], inline=True)
+                _finish_step(run, [task], inline=task)
                 self._check_cancel(run)
                 tasks = run.plan()
                 if not tasks:

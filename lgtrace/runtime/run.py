@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lgtrace.checkpoint.format import pull_task_id, push_task_id
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
@@ -29,6 +30,7 @@ from lgtrace.stream.messages import user_tags
 from lgtrace.types import Command, Send
 
 if TYPE_CHECKING:
+    from lgtrace.checkpoint.saver import RunSaver
     from lgtrace.graph.state import Branch
     from lgtrace.runtime.compiled import CompiledStateGraph
     from lgtrace.runtime.node import NodeSpec
@@ -98,6 +100,9 @@ class Scope:
     """This run's stop flag (chained to its parents': the top-level consumer stopping stops all)."""
     seed: uuid.UUID
     writer: Any = _noop_writer
+    checkpointer: Any = None
+    """The saver nested graphs inherit (None: the top-level graph has no checkpointer)."""
+    durability: str = "async"
     typed_values: bool = False
     """``values`` events carry schema instances (dataclass / Pydantic), as in v2 output."""
 
@@ -113,8 +118,8 @@ class Task:
     input: Any
     config: dict[str, Any]
     writes: list[tuple[str, Any]] = field(default_factory=list)
-    goto: list[str] = field(default_factory=list)
-    sends: list[Send] = field(default_factory=list)
+    goto: list[str | Send] = field(default_factory=list)
+    """Where the task routes, in order: node names and ``Send`` packets."""
     update: Any = None
     error: BaseException | None = None
     collected: bool = False
@@ -152,6 +157,7 @@ class GraphRun:
             seed = uuid.uuid5(parent.seed, self.ns_str)
             self.scope = Scope(parent.root, parent.subgraph_modes, StopFlag(parent.cancel), seed)
             self.scope.typed_values = parent.typed_values
+            self.scope.durability = parent.durability
         else:
             self.ns_str, self.ns = "", ()
             self.forward_modes = frozenset()
@@ -161,6 +167,10 @@ class GraphRun:
             self.scope.writer = self.make_writer()
         self.recursion_limit: int = config.get("recursion_limit", 25)
         self.step = 0
+        self.step0 = 0
+        """The step this run started from (a thread's steps keep counting across runs)."""
+        self.checkpoint_id: str | None = None
+        """The checkpoint the next step starts from; with one, task ids are LangGraph's."""
         self.values: dict[str, Any] = {
             k: c.initial for k, c in graph.channels.items() if c.initial is not MISSING
         }
@@ -168,6 +178,7 @@ class GraphRun:
         self.barriers: dict[str, set[str]] = {ch: set() for ch in graph.joins}
         self.sends: list[Send] = []
         self.run_manager: Any = None
+        self.saver: RunSaver | None = None
         self.metadata: dict[str, Any] = dict(config.get("metadata") or {})
         self.tags: list[str] = list(config.get("tags") or [])
 
@@ -268,16 +279,29 @@ class GraphRun:
             raise EmptyInputError(f"Graph {graph.name!r} received no input (None); pass a dict of state keys")
         update = graph.coerce_input(value, strict=self.parent is None)
         path = (PULL, START)
+        step = self.step
         task = Task(
-            self.task_id(0, START, path), START, graph.start_node, path, (START,), 0, value, self.config
+            self.task_id(step, START, path, (START,)),
+            START,
+            graph.start_node,
+            path,
+            (START,),
+            step,
+            value,
+            self.config,
         )
         task.writes = list(update.items())
         return task
 
     # -- planning ----------------------------------------------------------------------
 
-    def task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
-        return str(uuid.uuid5(self.scope.seed, f"{step}{NS_SEP}{name}{NS_SEP}{path!r}"))
+    def task_id(self, step: int, name: str, path: tuple[Any, ...], triggers: tuple[str, ...]) -> str:
+        checkpoint_id = self.checkpoint_id
+        if checkpoint_id is None:
+            return str(uuid.uuid5(self.scope.seed, f"{step}{NS_SEP}{name}{NS_SEP}{path!r}"))
+        if path[0] == PULL:
+            return pull_task_id(checkpoint_id, self.ns_str, step, name, triggers)
+        return push_task_id(checkpoint_id, self.ns_str, step, name, path[1])
 
     def plan(self) -> list[Task]:
         """Tasks of the next superstep; raises ``GraphRecursionError`` past the limit.
@@ -287,11 +311,11 @@ class GraphRun:
         """
         graph = self.graph
         step = self.step + 1
-        if step > self.recursion_limit:
+        if step - self.step0 > self.recursion_limit:
             raise GraphRecursionError(
                 f"Recursion limit of {self.recursion_limit} reached without hitting a stop condition. "
                 "You can increase the limit by setting the `recursion_limit` config key.\n"
-                f"Graph {graph.name!r} has run {self.step} steps."
+                f"Graph {graph.name!r} has run {self.step - self.step0} steps."
             )
         names = set(self.branches)
         for ch, seen in self.barriers.items():
@@ -320,12 +344,12 @@ class GraphRun:
     def _add_managed(self, state: dict[str, Any], managed: tuple[tuple[str, Any], ...]) -> None:
         """Managed keys (``RemainingSteps``...) as of the current step."""
         for key, manager in managed:
-            state[key] = manager.get(self.step, self.recursion_limit)
+            state[key] = manager.get(self.step - self.step0, self.recursion_limit)
 
     def make_task(self, node: NodeSpec, path: tuple[Any, ...], triggers: tuple[str, ...], value: Any) -> Task:
         step = self.step
         name = node.name
-        task_id = self.task_id(step, name, path)
+        task_id = self.task_id(step, name, path, triggers)
         task_ns = (
             f"{self.ns_str}{NS_SEP}{name}{NS_END}{task_id}" if self.ns_str else f"{name}{NS_END}{task_id}"
         )
@@ -338,9 +362,17 @@ class GraphRun:
             "langgraph_path": path,
             "langgraph_checkpoint_ns": task_ns,
         }
+        configurable = {**self.configurable, "checkpoint_ns": task_ns, SCOPE_KEY: self.scope}
+        if self.checkpoint_id is not None:
+            # what a nested graph needs to find its own checkpoints (not its parent's)
+            configurable["checkpoint_id"] = None
+            configurable["checkpoint_map"] = {
+                **(self.configurable.get("checkpoint_map") or {}),
+                self.ns_str: self.checkpoint_id,
+            }
         config: dict[str, Any] = {
             "metadata": metadata,
-            "configurable": {**self.configurable, "checkpoint_ns": task_ns, SCOPE_KEY: self.scope},
+            "configurable": configurable,
             "callbacks": None,
             "recursion_limit": self.recursion_limit,
         }
@@ -423,7 +455,7 @@ class GraphRun:
         if isinstance(dest, Send):
             if dest.node not in self.graph.nodes:
                 raise InvalidUpdateError(f"{origin} sent to unknown node {dest.node!r}")
-            task.sends.append(dest)
+            task.goto.append(dest)
         elif dest == END:
             return
         elif isinstance(dest, str) and dest in self.graph.nodes:
@@ -526,8 +558,11 @@ class GraphRun:
         branches: set[str] = set()
         sends: list[Send] = []
         for t in tasks:
-            branches.update(t.goto)
-            sends.extend(t.sends)
+            for dest in t.goto:
+                if type(dest) is str:
+                    branches.add(dest)
+                else:
+                    sends.append(dest)
             for ch in graph.joins_from.get(t.name, ()):
                 barriers[ch].add(t.name)
         self.branches = branches

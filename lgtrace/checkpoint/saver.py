@@ -1,0 +1,512 @@
+"""One run's link to a checkpoint saver: what it loads, what it writes, and when.
+
+The drivers touch persistence at three points: entering a run (``enter``: load the
+thread's head, restore the snapshot, save the input checkpoint), when a task ends
+(``task_done``: its writes or its error, ``put_writes``) and after a step's writes
+were applied (``step_done``: the next checkpoint, ``put``). Saver calls are queued
+in order (``Ops``) and run according to ``durability``:
+
+- ``"sync"``: the queue is run to its end before the next step starts;
+- ``"async"``: a background worker runs it while the run goes on (a thread under
+  ``stream``, an asyncio task under ``astream``), in order, with at most
+  ``MAX_QUEUED_PUTS`` checkpoints waiting: a fast run waits for a slow saver instead
+  of piling up checkpoints in memory;
+- ``"exit"``: nothing mid-run; the last checkpoint and the writes of an unfinished
+  step are saved when the run ends (also on error).
+
+A saver error fails the run (raised at the next step boundary at the latest); the
+thread keeps its last good checkpoint, since checkpoints are saved in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from lgtrace.checkpoint.format import (
+    ERROR,
+    INPUT,
+    INTERRUPT,
+    NO_WRITES,
+    NULL_TASK_ID,
+    RESUME,
+    Before,
+    Book,
+    IncompatibleCheckpoint,
+    load_writes,
+    make_checkpoint,
+    new_checkpoint_id,
+    now_iso,
+    restore,
+    result_of,
+    task_path_str,
+    task_writes,
+)
+from lgtrace.constants import PULL, PUSH, START
+from lgtrace.errors import EmptyInputError
+
+if TYPE_CHECKING:
+    from lgtrace.runtime.run import GraphRun, Task
+
+DURABILITIES = ("sync", "async", "exit")
+MAX_QUEUED_PUTS = 4
+"""Checkpoints an ``async``-durability run may have waiting for its saver."""
+
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lgtrace-saver")
+"""Background saver calls of ``stream`` runs with ``durability="async"`` (one worker per run at a time)."""
+
+CONTROL_WRITES = frozenset({ERROR, INTERRUPT, RESUME, "__error_source_node__"})
+"""Writes that tell what happened to a task rather than what it produced."""
+
+_INTERNAL_CONFIGURABLE = frozenset({"checkpoint_id", "checkpoint_ns", "checkpoint_map"})
+
+
+def check_durability(value: Any) -> str:
+    if value is None:
+        return "async"
+    if value not in DURABILITIES:
+        raise ValueError(f"durability must be one of {list(DURABILITIES)}, got {value!r}")
+    return value
+
+
+class RunSaver:
+    """Persistence of one run (top-level or nested) of a graph with a checkpointer."""
+
+    def __init__(self, saver: Any, run: GraphRun, durability: str) -> None:
+        self.saver = saver
+        self.run = run
+        self.durability = durability
+        configurable = run.configurable
+        thread_id = configurable.get("thread_id")
+        if thread_id is None:
+            raise ValueError(
+                "Checkpointer requires one or more of the following 'configurable' keys: thread_id, "
+                "checkpoint_ns, checkpoint_id. Pass config={'configurable': {'thread_id': ...}} "
+                f"to run graph {run.graph.name!r} with its checkpointer."
+            )
+        self.thread_id = str(thread_id)
+        self.ns = run.ns_str
+        self.addressed: str | None = configurable.get("checkpoint_id") or None
+        self.parents: dict[str, str] = dict(configurable.get("checkpoint_map") or {})
+        self.parents.pop(self.ns, None)
+        self.user_configurable = {
+            k: v for k, v in configurable.items() if k not in _INTERNAL_CONFIGURABLE and k != "thread_id"
+        }
+        self.metadata_source = {"metadata": run.config.get("metadata") or {}}
+        self.book = Book(saver.get_next_version)
+        self.head_id: str | None = None
+        self.head_metadata: dict[str, Any] = {}
+        self.head_event_config: dict[str, Any] | None = None
+        self.parent_event_config: dict[str, Any] | None = None
+        self.pending: list[tuple[str, str, Any]] = []
+        """Writes saved against the head checkpoint (loaded, then this step's)."""
+        self.replay: dict[str, list[tuple[str, Any]]] = {}
+        """First step after loading: writes of tasks that finished before (not run again)."""
+        self.updated: set[str] | None = None
+        self.ops = _Ops(self)
+        self._takes_path = "task_path" in inspect.signature(saver.put_writes).parameters
+        self._atakes_path = "task_path" in inspect.signature(saver.aput_writes).parameters
+
+    # -- configs ------------------------------------------------------------------------
+
+    def _saver_config(self, checkpoint_id: str | None) -> dict[str, Any]:
+        """What a saver call gets: the thread, the namespace, the checkpoint it builds on,
+        and the run's metadata and configurable keys (savers merge them into metadata)."""
+        configurable = {**self.user_configurable, "thread_id": self.thread_id, "checkpoint_ns": self.ns}
+        if checkpoint_id is not None:
+            configurable["checkpoint_id"] = checkpoint_id
+        return {"configurable": configurable, **self.metadata_source}
+
+    def _event_config(self, checkpoint_id: str) -> dict[str, Any]:
+        configurable = {
+            **self.user_configurable,
+            "thread_id": self.thread_id,
+            "checkpoint_ns": self.ns,
+            "checkpoint_id": checkpoint_id,
+        }
+        if self.parents:
+            configurable["checkpoint_map"] = {**self.parents, self.ns: checkpoint_id}
+        return {"configurable": configurable}
+
+    def load_config(self) -> dict[str, Any]:
+        configurable = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
+        if self.addressed:
+            configurable["checkpoint_id"] = self.addressed
+        return {"configurable": configurable}
+
+    # -- entering -------------------------------------------------------------------------
+
+    def enter(self, saved: Any, value: Any) -> Task | None:
+        """Restore the thread's head (``saved``, a ``CheckpointTuple`` or None) into the run.
+
+        With input: save the input checkpoint and return the hidden ``__start__`` task that
+        applies it. Without (``None``: continue the thread): emit the current ``values``,
+        keep the head's pending writes for the first step, and return None."""
+        run = self.run
+        if self.addressed and saved is None:
+            raise ValueError(
+                f"No checkpoint {self.addressed!r} in thread {self.thread_id!r}"
+                + (f" (namespace {self.ns!r})" if self.ns else "")
+            )
+        start_input = None
+        if saved is not None:
+            checkpoint = saved.checkpoint
+            if checkpoint.get("v", 1) < 2:
+                raise IncompatibleCheckpoint(
+                    f"Checkpoint {checkpoint.get('id')!r} of thread {self.thread_id!r} has format "
+                    f"v{checkpoint.get('v')}; lgtrace reads LangGraph's v2 and later"
+                )
+            self.book = Book(self.saver.get_next_version, checkpoint)
+            start_input = restore(run, self.book, checkpoint)
+            self.head_id = checkpoint["id"]
+            self.head_metadata = dict(saved.metadata or {})
+            self.head_ts = checkpoint["ts"]
+            run.step = int(self.head_metadata.get("step", -1))
+            self.head_event_config = self._event_config(self.head_id)
+            self.parent_event_config = saved.parent_config
+            self.pending = list(saved.pending_writes or ())
+        else:
+            run.step = -1
+        if value is None:
+            if saved is None or not self.book.versions:
+                raise EmptyInputError(
+                    f"Received no input for graph {run.graph.name!r} and thread {self.thread_id!r} "
+                    "has no checkpoint to continue from"
+                )
+            return self._continue(start_input)
+        return self._input(value)
+
+    def _continue(self, start_input: Any) -> Task | None:
+        run = self.run
+        book = self.book
+        time_travel = self.addressed is not None
+        # the next step goes past whatever this checkpoint was waiting for
+        book.seen[INTERRUPT] = dict(book.versions)
+        if time_travel:
+            self.pending = [w for w in self.pending if w[1] not in (RESUME, INTERRUPT)]
+            if self.head_metadata.get("source") not in ("update", "fork"):
+                run.step += 1
+                self._checkpoint("fork")
+        else:
+            # a task with output writes finished: its writes are applied again, it does not rerun
+            for task_id, ch, value in self.pending:
+                if task_id != NULL_TASK_ID and ch not in CONTROL_WRITES:
+                    self.replay.setdefault(task_id, []).append((ch, value))
+        run.checkpoint_id = self.head_id
+        run.step0 = run.step
+        run.emit_values()
+        if start_input is not None:
+            run.step += 1
+            return run.start_task(start_input)
+        return None
+
+    def _input(self, value: Any) -> Task:
+        """New input: tasks the head was waiting for are dropped, the input checkpoint saved."""
+        run = self.run
+        graph = run.graph
+        graph.coerce_input(value, strict=run.parent is None)  # bad input is not saved
+        before = Before(run)
+        dropped: list[tuple[str, tuple[str, ...], list[Any]]] = []
+        if self.head_id is not None:
+            for send in run.sends:
+                dropped.append((send.node, (PUSH,), []))
+            names = set(run.branches)
+            for ch, seen in run.barriers.items():
+                starts, end = graph.joins[ch]
+                if seen == starts:
+                    names.add(end)
+            for name in sorted(names):
+                dropped.append((name, graph.nodes[name].triggers, []))
+        self.updated = self.book.advance(graph, before, [*dropped, (INPUT, (), [(START, value)])])
+        run.branches = set()
+        run.sends = []
+        for ch in run.barriers:
+            if before.barriers[ch] != run.barriers[ch]:
+                run.barriers[ch] = set(before.barriers[ch])
+        run.step = run.step + 1 if self.head_id is not None else -1
+        self._checkpoint("input", start_input=value)
+        run.step += 1
+        run.step0 = run.step
+        return run.start_task(value)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def replayed(self, tasks: list[Task]) -> list[Task]:
+        """Tasks of the first step that finished in an earlier run: their saved writes are
+        loaded into them (they do not run again). Returns them."""
+        if not self.replay:
+            return []
+        done = []
+        for t in tasks:
+            writes = self.replay.get(t.id)
+            if writes is not None:
+                load_writes(t, writes)
+                done.append(t)
+        self.replay = {}
+        return done
+
+    def emit_checkpoint(self, tasks: list[Task]) -> None:
+        """The head checkpoint on ``checkpoints`` / ``debug``, with the tasks it is about to run."""
+        run = self.run
+        wants_debug = "debug" in run.modes
+        if not (wants_debug or "checkpoints" in run.modes) or self.head_id is None:
+            return
+        values = run.values
+        state = {k: values[k] for k in run.graph.state_keys_ordered if k in values}
+        payload = {
+            "config": self.head_event_config,
+            "parent_config": self.parent_event_config,
+            "values": state,
+            "metadata": self.head_metadata,
+            "next": [t.name for t in tasks],
+            "tasks": [self._task_entry(t) for t in tasks],
+        }
+        run.emit("checkpoints", payload)
+        if wants_debug:
+            step = self.head_metadata.get("step", run.step)
+            run.emit(
+                "debug", {"step": step, "timestamp": now_iso(), "type": "checkpoint", "payload": payload}
+            )
+
+    def _task_entry(self, t: Task) -> dict[str, Any]:
+        state = self.subgraph_state(t)
+        writes = [(c, v) for tid, c, v in self.pending if tid == t.id]
+        error = next((v for c, v in writes if c == ERROR), None)
+        if error is not None:
+            return {"id": t.id, "name": t.name, "error": error, "state": state}
+        finished = any(c not in CONTROL_WRITES for c, _ in writes)
+        result = result_of(writes, self.run.graph.output_keys) if finished else None
+        if result:
+            return {"id": t.id, "name": t.name, "result": result, "interrupts": (), "state": state}
+        return {"id": t.id, "name": t.name, "interrupts": (), "state": state}
+
+    def subgraph_state(self, t: Task) -> dict[str, Any] | None:
+        if not t.node.is_subgraph:
+            return None
+        ns = f"{self.ns}|{t.name}:{t.id}" if self.ns else f"{t.name}:{t.id}"
+        return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns}}
+
+    def task_done(self, task: Task) -> None:
+        """A task ended: its writes (or error) are saved against the head checkpoint."""
+        if task.error is not None:
+            writes = task_writes(self.run.graph, task) if task.collected else []
+            writes.append((ERROR, task.error))
+        else:
+            writes = task_writes(self.run.graph, task)
+            if not writes:
+                writes = [(NO_WRITES, None)]
+        self.pending = [w for w in self.pending if w[0] != task.id]
+        self.pending.extend((task.id, c, v) for c, v in writes)
+        if self.durability != "exit":
+            self.ops.put_writes(self._saver_config(self.head_id), writes, task.id, task_path_str(task.path))
+
+    def step_done(self, tasks: list[Task], before: Before) -> None:
+        """A step's writes were applied: the next checkpoint."""
+        graph = self.run.graph
+        steps = []
+        for t in tasks:
+            triggers = t.triggers if t.path[0] == PULL else ()
+            steps.append((t.name, triggers, task_writes(graph, t)))
+        self.updated = self.book.advance(graph, before, steps)
+        self._checkpoint("loop")
+
+    def _checkpoint(self, source: str, start_input: Any = None) -> None:
+        run = self.run
+        checkpoint_id = new_checkpoint_id(run.step)
+        metadata = {"source": source, "step": run.step, "parents": dict(self.parents)}
+        parent_id = self.head_id
+        self.parent_event_config = self.head_event_config
+        self.head_id = run.checkpoint_id = checkpoint_id
+        self.head_metadata = metadata
+        self.head_event_config = self._event_config(checkpoint_id)
+        self.pending = []
+        if self.durability == "exit":
+            self.exit_start_input = start_input
+            return
+        checkpoint = make_checkpoint(run, self.book, checkpoint_id, self.updated, start_input)
+        self.ops.put(self._saver_config(parent_id), checkpoint, metadata, self.book.new_versions())
+
+    def exit_ops(self) -> None:
+        """``durability="exit"``: the head checkpoint and the writes against it, queued once."""
+        if self.durability != "exit" or self.head_id is None:
+            return
+        self.durability = "sync"
+        run = self.run
+        checkpoint = make_checkpoint(
+            run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
+        )
+        parent = self.parent_event_config
+        parent_id = parent["configurable"].get("checkpoint_id") if parent else None
+        self.ops.put(self._saver_config(parent_id), checkpoint, self.head_metadata, self.book.new_versions())
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, c, v in self.pending:
+            by_task.setdefault(task_id, []).append((c, v))
+        for task_id, writes in by_task.items():
+            self.ops.put_writes(self._saver_config(self.head_id), writes, task_id, "")
+
+    def close(self, *, failed: bool = False, wait: bool = True) -> None:
+        """The run ends (``stream``): what is queued is saved; a saver error of a run that
+        failed anyway is not raised over the run's own error."""
+        self.exit_ops()
+        if not wait:
+            self.ops.background()
+        elif failed:
+            with contextlib.suppress(Exception):
+                self.ops.drain()
+        else:
+            self.ops.drain()
+
+    async def aclose(self, *, failed: bool = False, wait: bool = True) -> None:
+        """``close`` under ``astream``."""
+        self.exit_ops()
+        if not wait:
+            self.ops.abackground()
+        elif failed:
+            with contextlib.suppress(Exception):
+                await self.ops.adrain()
+        else:
+            await self.ops.adrain()
+
+
+class _Ops:
+    """The run's saver calls, in order. Run inline (``drain``/``adrain``) or by one
+    background worker at a time; a failure is kept and raised to the run."""
+
+    def __init__(self, owner: RunSaver) -> None:
+        self.owner = owner
+        self.queue: deque[tuple[Any, ...]] = deque()
+        self.puts = 0
+        self.error: BaseException | None = None
+        self.lock = threading.Condition()
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, versions: Any) -> None:
+        self.queue.append(("put", config, checkpoint, metadata, versions))
+        self.puts += 1
+
+    def put_writes(self, config: Any, writes: Any, task_id: str, path: str) -> None:
+        self.queue.append(("put_writes", config, writes, task_id, path))
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    # -- sync savers ----------------------------------------------------------------------
+
+    def _call(self, op: tuple[Any, ...]) -> None:
+        saver = self.owner.saver
+        if op[0] == "put":
+            saver.put(op[1], op[2], op[3], op[4])
+        elif self.owner._takes_path:
+            saver.put_writes(op[1], op[2], op[3], task_path=op[4])
+        else:
+            saver.put_writes(op[1], op[2], op[3])
+
+    def drain(self) -> None:
+        """Run every queued call in this thread (waiting for a background worker first)."""
+        with self.lock:
+            while self.busy:
+                self.lock.wait()
+        self.raise_error()
+        queue = self.queue
+        while queue:
+            op = queue.popleft()
+            if op[0] == "put":
+                self.puts -= 1
+            self._call(op)
+
+    def step_end(self) -> None:
+        """Between steps (``stream``): by durability, run the queue now or in the background."""
+        durability = self.owner.durability
+        if durability == "sync":
+            self.drain()
+        elif durability == "async":
+            self.raise_error()
+            self.background()
+            with self.lock:
+                while self.puts > MAX_QUEUED_PUTS and self.error is None:
+                    self.lock.wait()
+            self.raise_error()
+
+    def background(self) -> None:
+        """Let a background worker save what is queued (the caller does not wait)."""
+        with self.lock:
+            if not self.busy and self.queue:
+                self.busy = True
+                _WORKERS.submit(self._work)
+
+    def _work(self) -> None:
+        queue = self.queue
+        while True:
+            with self.lock:
+                if not queue or self.error is not None:
+                    self.busy = False
+                    self.lock.notify_all()
+                    return
+                op = queue.popleft()
+            try:
+                self._call(op)
+            except BaseException as exc:
+                with self.lock:
+                    self.error = exc
+                    queue.clear()
+            if op[0] == "put":
+                with self.lock:
+                    self.puts -= 1
+                    self.lock.notify_all()
+
+    # -- async savers ---------------------------------------------------------------------
+
+    async def _acall(self, op: tuple[Any, ...]) -> None:
+        saver = self.owner.saver
+        if op[0] == "put":
+            await saver.aput(op[1], op[2], op[3], op[4])
+        elif self.owner._atakes_path:
+            await saver.aput_writes(op[1], op[2], op[3], task_path=op[4])
+        else:
+            await saver.aput_writes(op[1], op[2], op[3])
+
+    async def adrain(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task)
+        self.raise_error()
+        queue = self.queue
+        while queue:
+            op = queue.popleft()
+            if op[0] == "put":
+                self.puts -= 1
+            await self._acall(op)
+
+    async def astep_end(self) -> None:
+        durability = self.owner.durability
+        if durability == "sync":
+            await self.adrain()
+        elif durability == "async":
+            self.raise_error()
+            self.abackground()
+            if self.puts > MAX_QUEUED_PUTS and self.task is not None:
+                await asyncio.shield(self.task)
+            self.raise_error()
+
+    def abackground(self) -> None:
+        if self.queue and (self.task is None or self.task.done()):
+            self.task = asyncio.get_running_loop().create_task(self._awork())
+
+    async def _awork(self) -> None:
+        queue = self.queue
+        while queue and self.error is None:
+            op = queue.popleft()
+            if op[0] == "put":
+                self.puts -= 1
+            try:
+                await self._acall(op)
+            except BaseException as exc:
+                self.error = exc
+                queue.clear()

@@ -1,0 +1,284 @@
+"""The state API of a graph with a checkpointer: ``get_state``, ``get_state_history``,
+``update_state`` (and their async twins), as LangGraph 1.2 defines them.
+
+A saved checkpoint is restored into a scratch ``GraphRun`` (no driver, no events), whose
+``plan()`` tells which tasks the next step runs, with LangGraph's task ids; their saved
+writes tell which of them finished, failed or wait.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from lgtrace.checkpoint.format import (
+    ERROR,
+    INTERRUPT,
+    Before,
+    Book,
+    make_checkpoint,
+    new_checkpoint_id,
+    restore,
+    result_of,
+    task_writes,
+)
+from lgtrace.checkpoint.saver import CONTROL_WRITES
+from lgtrace.constants import START
+from lgtrace.errors import InvalidUpdateError
+from lgtrace.runtime.run import GraphRun, Task, acall_branch
+from lgtrace.stream.channel import EventChannel
+from lgtrace.types import PregelTask, StateSnapshot
+
+if TYPE_CHECKING:
+    from lgtrace.runtime.compiled import CompiledStateGraph
+
+_NO_LIMIT = 1 << 30
+
+
+def saver_of(graph: CompiledStateGraph, config: Any) -> Any:
+    saver = graph.checkpointer
+    if saver is None or saver is False or saver is True:
+        raise ValueError(f"No checkpointer set: compile graph {graph.name!r} with checkpointer=...")
+    return saver
+
+
+def thread_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
+    """``{"configurable": {thread_id, checkpoint_ns[, checkpoint_id]}}`` from a user config."""
+    configurable = dict((config or {}).get("configurable") or {})
+    if configurable.get("thread_id") is None:
+        raise ValueError(
+            "Checkpointer requires one or more of the following 'configurable' keys: thread_id, "
+            f"checkpoint_ns, checkpoint_id (graph {graph.name!r})"
+        )
+    out = {
+        "thread_id": str(configurable["thread_id"]),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+    }
+    if configurable.get("checkpoint_id"):
+        out["checkpoint_id"] = configurable["checkpoint_id"]
+    return {"configurable": out}
+
+
+def _scratch_run(graph: CompiledStateGraph, saved: Any) -> tuple[GraphRun, Book, Any]:
+    configurable = dict(saved.config["configurable"]) if saved is not None else {}
+    run = GraphRun(
+        graph,
+        {"configurable": configurable, "recursion_limit": _NO_LIMIT},
+        local_modes=frozenset(),
+        channel=EventChannel(0),
+        parent=None,
+    )
+    run.ns_str = configurable.get("checkpoint_ns", "")
+    saver = graph.checkpointer
+    if saved is None:
+        return run, Book(saver.get_next_version), None
+    book = Book(saver.get_next_version, saved.checkpoint)
+    start_input = restore(run, book, saved.checkpoint)
+    run.step = run.step0 = int((saved.metadata or {}).get("step", -1))
+    run.checkpoint_id = saved.checkpoint["id"]
+    return run, book, start_input
+
+
+def _next_tasks(run: GraphRun, start_input: Any) -> list[Task]:
+    if start_input is not None:
+        run.step += 1
+        return [run.start_task(start_input)]
+    return run.plan()
+
+
+def _with_map(config: dict[str, Any] | None, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A checkpoint's config, with ``checkpoint_map`` when it belongs to a subgraph."""
+    parents = (metadata or {}).get("parents")
+    if config is None or not parents:
+        return config
+    conf = config["configurable"]
+    return {
+        **config,
+        "configurable": {**conf, "checkpoint_map": {**parents, conf["checkpoint_ns"]: conf["checkpoint_id"]}},
+    }
+
+
+def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, live: bool) -> StateSnapshot:
+    """A saved checkpoint as a ``StateSnapshot``. ``live`` (the thread's head, not an
+    addressed checkpoint): finished tasks' writes count in ``values`` and they leave ``next``."""
+    if saved is None:
+        return StateSnapshot({}, (), config, None, None, None, (), ())
+    run, _, start_input = _scratch_run(graph, saved)
+    tasks = _next_tasks(run, start_input)
+    by_task: dict[str, list[tuple[str, Any]]] = {}
+    for task_id, ch, value in saved.pending_writes or ():
+        by_task.setdefault(task_id, []).append((ch, value))
+    thread_id = saved.config["configurable"]["thread_id"]
+    entries = []
+    finished: list[Task] = []
+    for t in tasks:
+        writes = by_task.get(t.id, [])
+        done = any(c not in CONTROL_WRITES for c, _ in writes)
+        error = next((v for c, v in writes if c == ERROR), None)
+        state = None
+        if t.node.is_subgraph:
+            ns = f"{run.ns_str}|{t.name}:{t.id}" if run.ns_str else f"{t.name}:{t.id}"
+            state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
+        result = result_of(writes, graph.state_keys_ordered) if done else None
+        entries.append(PregelTask(t.id, t.name, t.path, error, (), state, result))
+        if done:
+            finished.append(t)
+    if live and finished:
+        from lgtrace.checkpoint.format import load_writes
+
+        for t in finished:
+            load_writes(t, by_task[t.id])
+        run.apply(finished)
+    values = run.values
+    return StateSnapshot(
+        values={k: values[k] for k in graph.state_keys_ordered if k in values},
+        next=tuple(t.name for t in tasks if not (live and t in finished)),
+        config=_with_map(saved.config, saved.metadata),
+        metadata=saved.metadata,
+        created_at=saved.checkpoint["ts"],
+        parent_config=_with_map(saved.parent_config, saved.metadata),
+        tasks=tuple(entries),
+        interrupts=(),
+    )
+
+
+def get_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
+    saver = saver_of(graph, config)
+    cfg = thread_config(graph, config)
+    return snapshot(graph, cfg, saver.get_tuple(cfg), live="checkpoint_id" not in cfg["configurable"])
+
+
+async def aget_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
+    saver = saver_of(graph, config)
+    cfg = thread_config(graph, config)
+    return snapshot(graph, cfg, await saver.aget_tuple(cfg), live="checkpoint_id" not in cfg["configurable"])
+
+
+def _list_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
+    cfg = thread_config(graph, config)
+    cfg["configurable"].pop("checkpoint_id", None)
+    return cfg
+
+
+def get_state_history(
+    graph: CompiledStateGraph, config: Any, *, filter: Any = None, before: Any = None, limit: Any = None
+) -> Iterator[StateSnapshot]:
+    saver = saver_of(graph, config)
+    cfg = _list_config(graph, config)
+    for saved in list(saver.list(cfg, filter=filter, before=before, limit=limit)):
+        yield snapshot(graph, saved.config, saved, live=False)
+
+
+async def aget_state_history(
+    graph: CompiledStateGraph, config: Any, *, filter: Any = None, before: Any = None, limit: Any = None
+) -> AsyncIterator[StateSnapshot]:
+    saver = saver_of(graph, config)
+    cfg = _list_config(graph, config)
+    saved_list = [s async for s in saver.alist(cfg, filter=filter, before=before, limit=limit)]
+    for saved in saved_list:
+        yield snapshot(graph, saved.config, saved, live=False)
+
+
+# -- update_state -------------------------------------------------------------------------
+
+
+def _infer_as_node(graph: CompiledStateGraph, book: Book) -> str | None:
+    """The node that wrote last (LangGraph's rule): the one that has seen the newest version."""
+    latest = sorted((v, n) for n, seen in book.seen.items() if n in graph.nodes for v in seen.values())
+    if not latest:
+        return START
+    if len(latest) == 1 or latest[-1][0] != latest[-2][0]:
+        return latest[-1][1]
+    return None
+
+
+class _Update:
+    """One ``update_state`` call: the update as the writes of a task of node ``as_node``."""
+
+    def __init__(self, graph: CompiledStateGraph, config: Any, saved: Any, values: Any, as_node: Any) -> None:
+        self.graph = graph
+        self.config = config
+        self.saved = saved
+        run, book, _ = _scratch_run(graph, saved)
+        self.run, self.book = run, book
+        if not saved:
+            run.step = -1
+        if as_node is None:
+            as_node = _infer_as_node(graph, book) if saved else START
+            if as_node is None:
+                raise InvalidUpdateError("Ambiguous update, specify as_node")
+        if as_node != START and as_node not in graph.nodes:
+            raise InvalidUpdateError(
+                f"Node {as_node!r} does not exist in graph {graph.name!r} (nodes: {sorted(graph.nodes)}); "
+                "update_state(as_node=...) names the node the update is written as"
+            )
+        node = graph.start_node if as_node == START else graph.nodes[as_node]
+        task_id = None
+        if saved is not None:
+            for t in run.plan():
+                if t.name == as_node:
+                    task_id = t.id
+                    break
+            run.step = run.step0
+        checkpoint_id = saved.checkpoint["id"] if saved else str(uuid.uuid4())
+        self.task = Task(
+            task_id or str(uuid.uuid5(uuid.UUID(checkpoint_id), INTERRUPT)),
+            as_node,
+            node,
+            (INTERRUPT, 0),
+            (INTERRUPT,),
+            run.step + 1,
+            values,
+            {"configurable": dict(config.get("configurable") or {}), "metadata": {}},
+        )
+        if as_node == START:
+            self.task.writes = list(graph.coerce_input(values, strict=True).items())
+            self.task.update = dict(self.task.writes)
+            self.task.collected = True
+        else:
+            run.collect(self.task, values)
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Apply the update; returns the arguments of the saver's ``put``."""
+        run, book, task, saved = self.run, self.book, self.task, self.saved
+        before = Before(run)
+        run.apply([task])
+        updated = book.advance(
+            self.graph, before, [(task.name, task.triggers, task_writes(self.graph, task))]
+        )
+        run.step += 1
+        checkpoint = make_checkpoint(run, book, new_checkpoint_id(run.step), updated)
+        parents = (saved.metadata or {}).get("parents", {}) if saved else {}
+        metadata = {"source": "update", "step": run.step, "parents": parents}
+        configurable = dict(self.config.get("configurable") or {})
+        if saved is not None:
+            configurable.update(saved.config["configurable"])
+        configurable.setdefault("checkpoint_ns", "")
+        put_config = {**self.config, "configurable": configurable}
+        return put_config, checkpoint, metadata, book.new_versions()
+
+
+def update_state(graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None) -> dict[str, Any]:
+    saver = saver_of(graph, config)
+    cfg = thread_config(graph, config)
+    saved = saver.get_tuple(cfg)
+    update = _Update(graph, config, saved, values, as_node)
+    update.run.route(update.task, sync=True)
+    put_config, checkpoint, metadata, versions = update.finish()
+    return _with_map(saver.put(put_config, checkpoint, metadata, versions), saved.metadata if saved else None)
+
+
+async def aupdate_state(
+    graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None
+) -> dict[str, Any]:
+    saver = saver_of(graph, config)
+    cfg = thread_config(graph, config)
+    saved = await saver.aget_tuple(cfg)
+    update = _Update(graph, config, saved, values, as_node)
+    task = update.task
+    for branch, value in update.run.route(task, sync=False):
+        update.run.finish_branch(task, branch, await acall_branch(branch, value, task.config))
+    put_config, checkpoint, metadata, versions = update.finish()
+    result = await saver.aput(put_config, checkpoint, metadata, versions)
+    return _with_map(result, saved.metadata if saved else None)
