@@ -77,7 +77,7 @@ def task_path_str(path: Any) -> str:
     """A task path as savers key it (``('__pregel_pull', 'a')`` -> ``'~__pregel_pull, a'``)."""
     if isinstance(path, (tuple, list)):
         return "~" + ", ".join(task_path_str(p) for p in path)
-    if isinstance(path, int) and not isinstance(path, bool):
+    if isinstance(path, int):  # booleans too, as LangGraph formats them
         return f"{path:010d}"
     return str(path)
 

@@ -47,7 +47,7 @@ from lgtrace.checkpoint.format import (
     task_path_str,
     task_writes,
 )
-from lgtrace.constants import PULL, PUSH, START
+from lgtrace.constants import PUSH, START
 from lgtrace.errors import EmptyInputError
 
 if TYPE_CHECKING:
@@ -308,10 +308,7 @@ class RunSaver:
     def step_done(self, tasks: list[Task], before: Before) -> None:
         """A step's writes were applied: the next checkpoint."""
         graph = self.run.graph
-        steps = []
-        for t in tasks:
-            triggers = t.triggers if t.path[0] == PULL else ()
-            steps.append((t.name, triggers, task_writes(graph, t)))
+        steps = [(t.name, t.triggers, task_writes(graph, t)) for t in tasks]
         self.updated = self.book.advance(graph, before, steps)
         self._checkpoint("loop")
 
