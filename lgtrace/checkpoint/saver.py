@@ -174,10 +174,7 @@ class RunSaver:
             run.step = -1
         if value is None:
             if saved is None or not self.book.versions:
-                raise EmptyInputError(
-                    f"Received no input for graph {run.graph.name!r} and thread {self.thread_id!r} "
-                    "has no checkpoint to continue from"
-                )
+                raise EmptyInputError(f"Received no input for {START}")
             return self._continue(start_input)
         return self._input(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 from lgtrace.checkpoint.format import (
@@ -21,10 +22,11 @@ from lgtrace.checkpoint.format import (
     new_checkpoint_id,
     restore,
     result_of,
+    task_path_str,
     task_writes,
 )
 from lgtrace.checkpoint.saver import CONTROL_WRITES
-from lgtrace.constants import START
+from lgtrace.constants import PULL, START
 from lgtrace.errors import InvalidUpdateError
 from lgtrace.runtime.run import GraphRun, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
@@ -105,7 +107,9 @@ def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, l
     if saved is None:
         return StateSnapshot({}, (), config, None, None, None, (), ())
     run, _, start_input = _scratch_run(graph, saved)
-    tasks = _next_tasks(run, start_input)
+    # LangGraph lists a saved step's pull tasks in the order the graph declares its nodes
+    order = {name: i for i, name in enumerate(graph.nodes)}
+    tasks = sorted(_next_tasks(run, start_input), key=lambda t: (t.path[0] == PULL, order.get(t.name, -1)))
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for task_id, ch, value in saved.pending_writes or ():
         by_task.setdefault(task_id, []).append((ch, value))
@@ -146,13 +150,22 @@ def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, l
 def get_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
     saver = saver_of(graph, config)
     cfg = thread_config(graph, config)
-    return snapshot(graph, cfg, saver.get_tuple(cfg), live="checkpoint_id" not in cfg["configurable"])
+    saved = saver.get_tuple(cfg)
+    return snapshot(graph, _as_given(config), saved, live="checkpoint_id" not in cfg["configurable"])
 
 
 async def aget_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
     saver = saver_of(graph, config)
     cfg = thread_config(graph, config)
-    return snapshot(graph, cfg, await saver.aget_tuple(cfg), live="checkpoint_id" not in cfg["configurable"])
+    saved = await saver.aget_tuple(cfg)
+    return snapshot(graph, _as_given(config), saved, live="checkpoint_id" not in cfg["configurable"])
+
+
+def _as_given(config: Any) -> dict[str, Any]:
+    """The caller's config (what a thread without checkpoints reports as its config)."""
+    configurable = dict(config.get("configurable") or {})
+    configurable["thread_id"] = str(configurable["thread_id"])
+    return {**config, "configurable": configurable}
 
 
 def _list_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
@@ -244,11 +257,10 @@ class _Update:
         run, book, task, saved = self.run, self.book, self.task, self.saved
         before = Before(run)
         run.apply([task])
-        updated = book.advance(
-            self.graph, before, [(task.name, task.triggers, task_writes(self.graph, task))]
-        )
+        self.writes = task_writes(self.graph, task)
+        book.advance(self.graph, before, [(task.name, task.triggers, self.writes)])
         run.step += 1
-        checkpoint = make_checkpoint(run, book, new_checkpoint_id(run.step), updated)
+        checkpoint = make_checkpoint(run, book, new_checkpoint_id(run.step), None)
         parents = (saved.metadata or {}).get("parents", {}) if saved else {}
         metadata = {"source": "update", "step": run.step, "parents": parents}
         configurable = dict(self.config.get("configurable") or {})
@@ -258,6 +270,15 @@ class _Update:
         put_config = {**self.config, "configurable": configurable}
         return put_config, checkpoint, metadata, book.new_versions()
 
+    def keeps_writes(self, latest: Any) -> bool:
+        """Whether the update's writes are saved against the checkpoint it builds on (so its
+        history shows them as that step's task result): not when the thread moved past it."""
+        saved = self.saved
+        if saved is None or not self.writes:
+            return False
+        addressed = (self.config.get("configurable") or {}).get("checkpoint_id")
+        return not addressed or latest is None or latest.checkpoint["id"] == saved.checkpoint["id"]
+
 
 def update_state(graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None) -> dict[str, Any]:
     saver = saver_of(graph, config)
@@ -266,7 +287,15 @@ def update_state(graph: CompiledStateGraph, config: Any, values: Any, as_node: A
     update = _Update(graph, config, saved, values, as_node)
     update.run.route(update.task, sync=True)
     put_config, checkpoint, metadata, versions = update.finish()
+    addressed = "checkpoint_id" in cfg["configurable"]
+    latest = saver.get_tuple(_list_config(graph, config)) if addressed and saved else None
+    if update.keeps_writes(latest):
+        saver.put_writes(put_config, update.writes, update.task.id, **_path(saver.put_writes, update.task))
     return _with_map(saver.put(put_config, checkpoint, metadata, versions), saved.metadata if saved else None)
+
+
+def _path(put_writes: Any, task: Task) -> dict[str, str]:
+    return {"task_path": task_path_str(task.path)} if "task_path" in signature(put_writes).parameters else {}
 
 
 async def aupdate_state(
@@ -280,5 +309,9 @@ async def aupdate_state(
     for branch, value in update.run.route(task, sync=False):
         update.run.finish_branch(task, branch, await acall_branch(branch, value, task.config))
     put_config, checkpoint, metadata, versions = update.finish()
+    addressed = "checkpoint_id" in cfg["configurable"]
+    latest = await saver.aget_tuple(_list_config(graph, config)) if addressed and saved else None
+    if update.keeps_writes(latest):
+        await saver.aput_writes(put_config, update.writes, task.id, **_path(saver.aput_writes, task))
     result = await saver.aput(put_config, checkpoint, metadata, versions)
     return _with_map(result, saved.metadata if saved else None)
