@@ -100,6 +100,8 @@ class RunSaver:
         self.metadata_source = {"metadata": run.config.get("metadata") or {}}
         self.book = Book(saver.get_next_version)
         self.head_id: str | None = None
+        self.loaded_id: str | None = None
+        """The head this run started from (what ``durability="exit"`` saves the run's end on)."""
         self.head_metadata: dict[str, Any] = {}
         self.head_event_config: dict[str, Any] | None = None
         self.parent_event_config: dict[str, Any] | None = None
@@ -163,7 +165,7 @@ class RunSaver:
                 )
             self.book = Book(self.saver.get_next_version, checkpoint)
             start_input = restore(run, self.book, checkpoint)
-            self.head_id = checkpoint["id"]
+            self.head_id = self.loaded_id = checkpoint["id"]
             self.head_metadata = dict(saved.metadata or {})
             self.head_ts = checkpoint["ts"]
             run.step = int(self.head_metadata.get("step", -1))
@@ -255,6 +257,8 @@ class RunSaver:
             return
         values = run.values
         state = {k: values[k] for k in run.graph.state_keys_ordered if k in values}
+        if run.scope.typed_values:
+            state = run.graph.typed_state(state)
         payload = {
             "config": self.head_event_config,
             "parent_config": self.parent_event_config,
@@ -314,7 +318,8 @@ class RunSaver:
         checkpoint_id = new_checkpoint_id(run.step)
         metadata = {"source": source, "step": run.step, "parents": dict(self.parents)}
         parent_id = self.head_id
-        self.parent_event_config = self.head_event_config
+        if self.durability != "exit":  # under "exit" nothing is saved mid-run: no new parents
+            self.parent_event_config = self.head_event_config
         self.head_id = run.checkpoint_id = checkpoint_id
         self.head_metadata = metadata
         self.head_event_config = self._event_config(checkpoint_id)
@@ -334,9 +339,9 @@ class RunSaver:
         checkpoint = make_checkpoint(
             run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
         )
-        parent = self.parent_event_config
-        parent_id = parent["configurable"].get("checkpoint_id") if parent else None
-        self.ops.put(self._saver_config(parent_id), checkpoint, self.head_metadata, self.book.new_versions())
+        self.ops.put(
+            self._saver_config(self.loaded_id), checkpoint, self.head_metadata, self.book.new_versions()
+        )
         by_task: dict[str, list[tuple[str, Any]]] = {}
         for task_id, c, v in self.pending:
             by_task.setdefault(task_id, []).append((c, v))

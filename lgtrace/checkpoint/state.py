@@ -45,6 +45,19 @@ def saver_of(graph: CompiledStateGraph, config: Any) -> Any:
     return saver
 
 
+def graph_for(graph: CompiledStateGraph, config: Any) -> CompiledStateGraph:
+    """The (sub)graph whose checkpoints ``configurable.checkpoint_ns`` names
+    (``"<node>:<task id>|<node>:<task id>"``): the state API of a parent reads its subgraphs'."""
+    ns = ((config or {}).get("configurable") or {}).get("checkpoint_ns") or ""
+    for part in ns.split("|") if ns else ():
+        name = part.split(":", 1)[0]
+        node = graph.nodes.get(name)
+        if node is None or not node.is_subgraph:
+            raise ValueError(f"checkpoint_ns {ns!r} names no subgraph of graph {graph.name!r} (at {name!r})")
+        graph = node.action  # type: ignore[assignment]
+    return graph
+
+
 def thread_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
     """``{"configurable": {thread_id, checkpoint_ns[, checkpoint_id]}}`` from a user config."""
     configurable = dict((config or {}).get("configurable") or {})
@@ -62,7 +75,7 @@ def thread_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
     return {"configurable": out}
 
 
-def _scratch_run(graph: CompiledStateGraph, saved: Any) -> tuple[GraphRun, Book, Any]:
+def _scratch_run(graph: CompiledStateGraph, saved: Any, saver: Any) -> tuple[GraphRun, Book, Any]:
     configurable = dict(saved.config["configurable"]) if saved is not None else {}
     run = GraphRun(
         graph,
@@ -72,7 +85,6 @@ def _scratch_run(graph: CompiledStateGraph, saved: Any) -> tuple[GraphRun, Book,
         parent=None,
     )
     run.ns_str = configurable.get("checkpoint_ns", "")
-    saver = graph.checkpointer
     if saved is None:
         return run, Book(saver.get_next_version), None
     book = Book(saver.get_next_version, saved.checkpoint)
@@ -101,12 +113,21 @@ def _with_map(config: dict[str, Any] | None, metadata: dict[str, Any] | None) ->
     }
 
 
-def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, live: bool) -> StateSnapshot:
+def snapshot(
+    graph: CompiledStateGraph,
+    saver: Any,
+    config: dict[str, Any],
+    saved: Any,
+    *,
+    live: bool,
+    subgraphs: bool = False,
+) -> StateSnapshot:
     """A saved checkpoint as a ``StateSnapshot``. ``live`` (the thread's head, not an
-    addressed checkpoint): finished tasks' writes count in ``values`` and they leave ``next``."""
+    addressed checkpoint): finished tasks' writes count in ``values`` and they leave ``next``.
+    ``subgraphs``: a subgraph task's ``state`` is its own snapshot, not just its config."""
     if saved is None:
         return StateSnapshot({}, (), config, None, None, None, (), ())
-    run, _, start_input = _scratch_run(graph, saved)
+    run, _, start_input = _scratch_run(graph, saved, saver)
     # LangGraph lists a saved step's pull tasks in the order the graph declares its nodes
     order = {name: i for i, name in enumerate(graph.nodes)}
     tasks = sorted(_next_tasks(run, start_input), key=lambda t: (t.path[0] == PULL, order.get(t.name, -1)))
@@ -124,6 +145,9 @@ def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, l
         if t.node.is_subgraph:
             ns = f"{run.ns_str}|{t.name}:{t.id}" if run.ns_str else f"{t.name}:{t.id}"
             state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
+            if subgraphs:
+                sub = t.node.action
+                state = snapshot(sub, saver, state, saver.get_tuple(state), live=True, subgraphs=True)  # type: ignore[arg-type]
         result = result_of(writes, graph.state_keys_ordered) if done else None
         entries.append(PregelTask(t.id, t.name, t.path, error, (), state, result))
         if done:
@@ -147,18 +171,22 @@ def snapshot(graph: CompiledStateGraph, config: dict[str, Any], saved: Any, *, l
     )
 
 
-def get_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
+def get_state(graph: CompiledStateGraph, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
     saver = saver_of(graph, config)
     cfg = thread_config(graph, config)
     saved = saver.get_tuple(cfg)
-    return snapshot(graph, _as_given(config), saved, live="checkpoint_id" not in cfg["configurable"])
+    live = "checkpoint_id" not in cfg["configurable"]
+    target = graph_for(graph, cfg)
+    return snapshot(target, saver, _as_given(config), saved, live=live, subgraphs=subgraphs)
 
 
-async def aget_state(graph: CompiledStateGraph, config: Any) -> StateSnapshot:
+async def aget_state(graph: CompiledStateGraph, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
     saver = saver_of(graph, config)
     cfg = thread_config(graph, config)
     saved = await saver.aget_tuple(cfg)
-    return snapshot(graph, _as_given(config), saved, live="checkpoint_id" not in cfg["configurable"])
+    live = "checkpoint_id" not in cfg["configurable"]
+    target = graph_for(graph, cfg)
+    return snapshot(target, saver, _as_given(config), saved, live=live, subgraphs=subgraphs)
 
 
 def _as_given(config: Any) -> dict[str, Any]:
@@ -179,8 +207,9 @@ def get_state_history(
 ) -> Iterator[StateSnapshot]:
     saver = saver_of(graph, config)
     cfg = _list_config(graph, config)
+    target = graph_for(graph, cfg)
     for saved in list(saver.list(cfg, filter=filter, before=before, limit=limit)):
-        yield snapshot(graph, saved.config, saved, live=False)
+        yield snapshot(target, saver, saved.config, saved, live=False)
 
 
 async def aget_state_history(
@@ -189,8 +218,9 @@ async def aget_state_history(
     saver = saver_of(graph, config)
     cfg = _list_config(graph, config)
     saved_list = [s async for s in saver.alist(cfg, filter=filter, before=before, limit=limit)]
+    target = graph_for(graph, cfg)
     for saved in saved_list:
-        yield snapshot(graph, saved.config, saved, live=False)
+        yield snapshot(target, saver, saved.config, saved, live=False)
 
 
 # -- update_state -------------------------------------------------------------------------
@@ -213,7 +243,7 @@ class _Update:
         self.graph = graph
         self.config = config
         self.saved = saved
-        run, book, _ = _scratch_run(graph, saved)
+        run, book, _ = _scratch_run(graph, saved, graph.checkpointer)
         self.run, self.book = run, book
         if not saved:
             run.step = -1

@@ -303,12 +303,12 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """The thread's state at its head, or at ``configurable.checkpoint_id``."""
         from lgtrace.checkpoint import state
 
-        return state.get_state(self, config)
+        return state.get_state(self, config, subgraphs=subgraphs)
 
     async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         from lgtrace.checkpoint import state
 
-        return await state.aget_state(self, config)
+        return await state.aget_state(self, config, subgraphs=subgraphs)
 
     def get_state_history(
         self,
