@@ -107,6 +107,8 @@ class RunSaver:
         self.parent_event_config: dict[str, Any] | None = None
         self.pending: list[tuple[str, str, Any]] = []
         """Writes saved against the head checkpoint (loaded, then this step's)."""
+        self.paths: dict[str, str] = {}
+        """Task id -> task path, for the writes of this run's tasks."""
         self.replay: dict[str, list[tuple[str, Any]]] = {}
         """First step after loading: writes of tasks that finished before (not run again)."""
         self.updated: set[str] | None = None
@@ -174,6 +176,9 @@ class RunSaver:
             self.pending = list(saved.pending_writes or ())
         else:
             run.step = -1
+        parent = run.parent
+        if value is not None and parent is not None and parent.resuming and saved is not None:
+            value = None  # a subgraph whose parent resumes a step resumes its own run
         if value is None:
             if saved is None or not self.book.versions:
                 raise EmptyInputError(f"Received no input for {START}")
@@ -198,6 +203,7 @@ class RunSaver:
                     self.replay.setdefault(task_id, []).append((ch, value))
         run.checkpoint_id = self.head_id
         run.step0 = run.step
+        run.scope.resuming = not time_travel
         run.emit_values()
         if start_input is not None:
             run.step += 1
@@ -258,7 +264,10 @@ class RunSaver:
         values = run.values
         state = {k: values[k] for k in run.graph.state_keys_ordered if k in values}
         if run.scope.typed_values:
-            state = run.graph.typed_state(state)
+            try:
+                state = run.graph.typed_state(state)
+            except (TypeError, ValueError):
+                pass  # not a valid instance yet (a required key is unset): as LangGraph, the dict
         payload = {
             "config": self.head_event_config,
             "parent_config": self.parent_event_config,
@@ -303,14 +312,17 @@ class RunSaver:
                 writes = [(NO_WRITES, None)]
         self.pending = [w for w in self.pending if w[0] != task.id]
         self.pending.extend((task.id, c, v) for c, v in writes)
+        path = self.paths[task.id] = task_path_str(task.path)
         if self.durability != "exit":
-            self.ops.put_writes(self._saver_config(self.head_id), writes, task.id, task_path_str(task.path))
+            self.ops.put_writes(self._saver_config(self.head_id), writes, task.id, path)
 
     def step_done(self, tasks: list[Task], before: Before) -> None:
         """A step's writes were applied: the next checkpoint."""
         graph = self.run.graph
         steps = [(t.name, t.triggers, task_writes(graph, t)) for t in tasks]
         self.updated = self.book.advance(graph, before, steps)
+        self.run.scope.resuming = False
+        self.paths = {}
         self._checkpoint("loop")
 
     def _checkpoint(self, source: str, start_input: Any = None) -> None:
@@ -346,7 +358,9 @@ class RunSaver:
         for task_id, c, v in self.pending:
             by_task.setdefault(task_id, []).append((c, v))
         for task_id, writes in by_task.items():
-            self.ops.put_writes(self._saver_config(self.head_id), writes, task_id, "")
+            self.ops.put_writes(
+                self._saver_config(self.head_id), writes, task_id, self.paths.get(task_id, "")
+            )
 
     def close(self, *, failed: bool = False, wait: bool = True) -> None:
         """The run ends (``stream``): what is queued is saved; a saver error of a run that

@@ -103,6 +103,8 @@ class Scope:
     checkpointer: Any = None
     """The saver nested graphs inherit (None: the top-level graph has no checkpointer)."""
     durability: str = "async"
+    resuming: bool = False
+    """The run's first step continues a saved step: its subgraphs continue theirs."""
     typed_values: bool = False
     """``values`` events carry schema instances (dataclass / Pydantic), as in v2 output."""
 
