@@ -48,7 +48,7 @@ from lgtrace.checkpoint.format import (
     task_writes,
 )
 from lgtrace.constants import PUSH, START
-from lgtrace.errors import EmptyInputError
+from lgtrace.errors import EmptyInputError, ParentCommand
 
 if TYPE_CHECKING:
     from lgtrace.runtime.run import GraphRun, Task
@@ -137,6 +137,14 @@ class RunSaver:
             configurable["checkpoint_map"] = {**self.parents, self.ns: checkpoint_id}
         return {"configurable": configurable}
 
+    def _with_map(self, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A saved config of this (nested) run's namespace, with its ``checkpoint_map``."""
+        if config is None or not self.parents:
+            return config
+        configurable = config["configurable"]
+        checkpoint_map = {**self.parents, self.ns: configurable.get("checkpoint_id")}
+        return {**config, "configurable": {**configurable, "checkpoint_map": checkpoint_map}}
+
     def load_config(self) -> dict[str, Any]:
         configurable = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
         if self.addressed:
@@ -172,7 +180,7 @@ class RunSaver:
             self.head_ts = checkpoint["ts"]
             run.step = int(self.head_metadata.get("step", -1))
             self.head_event_config = self._event_config(self.head_id)
-            self.parent_event_config = saved.parent_config
+            self.parent_event_config = self._with_map(saved.parent_config)
             self.pending = list(saved.pending_writes or ())
         else:
             run.step = -1
@@ -264,10 +272,8 @@ class RunSaver:
         values = run.values
         state = {k: values[k] for k in run.graph.state_keys_ordered if k in values}
         if run.scope.typed_values:
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # else not valid yet: the dict, as LangGraph
                 state = run.graph.typed_state(state)
-            except (TypeError, ValueError):
-                pass  # not a valid instance yet (a required key is unset): as LangGraph, the dict
         payload = {
             "config": self.head_event_config,
             "parent_config": self.parent_event_config,
@@ -303,6 +309,8 @@ class RunSaver:
 
     def task_done(self, task: Task) -> None:
         """A task ended: its writes (or error) are saved against the head checkpoint."""
+        if isinstance(task.error, ParentCommand):
+            return  # not this graph's to save: the parent applies the command
         if task.error is not None:
             writes = task_writes(self.run.graph, task) if task.collected else []
             writes.append((ERROR, task.error))
@@ -342,9 +350,10 @@ class RunSaver:
         checkpoint = make_checkpoint(run, self.book, checkpoint_id, self.updated, start_input)
         self.ops.put(self._saver_config(parent_id), checkpoint, metadata, self.book.new_versions())
 
-    def exit_ops(self) -> None:
-        """``durability="exit"``: the head checkpoint and the writes against it, queued once."""
-        if self.durability != "exit" or self.head_id is None:
+    def exit_ops(self, failed: bool) -> None:
+        """``durability="exit"``: the head checkpoint and the writes against it, queued once
+        (by a subgraph only when it failed: its parent's step is saved otherwise)."""
+        if self.durability != "exit" or self.head_id is None or (self.run.parent is not None and not failed):
             return
         self.durability = "sync"
         run = self.run
@@ -365,7 +374,7 @@ class RunSaver:
     def close(self, *, failed: bool = False, wait: bool = True) -> None:
         """The run ends (``stream``): what is queued is saved; a saver error of a run that
         failed anyway is not raised over the run's own error."""
-        self.exit_ops()
+        self.exit_ops(failed)
         if not wait:
             self.ops.background()
         elif failed:
@@ -376,7 +385,7 @@ class RunSaver:
 
     async def aclose(self, *, failed: bool = False, wait: bool = True) -> None:
         """``close`` under ``astream``."""
-        self.exit_ops()
+        self.exit_ops(failed)
         if not wait:
             self.ops.abackground()
         elif failed:

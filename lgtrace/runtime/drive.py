@@ -352,13 +352,11 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> No
     streamed were emitted as they ended."""
     saver = run.saver
     if inline is not None:
-        if inline.error is not None:
-            if saver is not None and not isinstance(inline.error, ParentCommand):
-                saver.task_done(inline)
-            run.emit_task_result(inline)
-            raise inline.error
         if saver is not None:
             saver.task_done(inline)
+        if inline.error is not None:
+            run.emit_task_result(inline)
+            raise inline.error
     else:
         for t in tasks:
             if isinstance(t.error, ParentCommand):
