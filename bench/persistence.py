@@ -45,8 +45,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import contextvars
+import copy
 import cProfile
 import gc
+import inspect
 import json
 import os
 import pstats
@@ -60,7 +64,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +117,10 @@ CONFIGS: tuple[Config, ...] = (
 
 class NotYet(Exception):
     """The implementation cannot build or run this configuration yet (skipped, not an error)."""
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name)
 
 
 def _not_yet(exc: BaseException) -> bool:
@@ -253,8 +262,9 @@ class Variant:
         self.inp: dict[str, Any] = {"n": 0, "blob": blob} if blob else {"n": 0}
         self.expected: dict[str, Any] = {**self.inp, "n": steps}
         self.kwargs: dict[str, Any] = {} if config.durability is None else {"durability": config.durability}
-        self.runs = 0
-        path = tmpdir / f"{prefix}-{size}-{config.name.replace(' ', '-').replace('/', '-')}.sqlite"
+        self.threads: list[str] = []
+        """Every run's thread_id, in order (bytes are counted on each after timing)."""
+        path = tmpdir / f"{prefix}-{size}-{_slug(config.name)}.sqlite"
         self.saver = Saver(config.saver, path if "sqlite" in config.saver else None, loop)
         try:
             self.graph = graphs.counter_chain(
@@ -267,8 +277,8 @@ class Variant:
             raise
 
     def _run_config(self) -> dict[str, Any]:
-        self.runs += 1
         thread_id = uuid.uuid4().hex  # the same length for both runtimes
+        self.threads.append(thread_id)
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
 
     def run(self) -> tuple[float, float, dict[str, Any], Any]:
@@ -291,9 +301,12 @@ class Variant:
         return wall, time.process_time() - c0, cfg, out
 
     def check(self) -> dict[str, Any]:
-        """One untimed run: the result and the stored checkpoint must be the closed form."""
+        """One untimed run: the result and the stored checkpoint must be the closed form. Its bytes
+        are the ones compared: the savers' version strings end in ``random.random()`` (a float of
+        varying length), fixed at 0.5 for this run so that equal checkpoints have equal sizes."""
         try:
-            _, _, cfg, out = self.run()
+            with _fixed_random():
+                _, _, cfg, out = self.run()
         except Exception as e:
             if _not_yet(e):
                 raise NotYet(_describe(e)) from e
@@ -322,8 +335,127 @@ class Variant:
         )
         return info
 
+    def record_calls(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+        """One more run, with the saver's I/O methods wrapped: the calls it made, in call order,
+        their arguments copied (a ``Replay`` makes the same calls on a fresh saver)."""
+        saver = self.saver.saver
+        calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for name in RECORDED:
+            original = getattr(saver, name)
+            if inspect.iscoroutinefunction(original):
+
+                async def wrapper(
+                    *args: Any, _name: str = name, _original: Any = original, **kwargs: Any
+                ) -> Any:
+                    if _IN_SAVER.get():
+                        return await _original(*args, **kwargs)
+                    calls.append((_name, _copy(args), _copy(kwargs)))
+                    token = _IN_SAVER.set(True)
+                    try:
+                        return await _original(*args, **kwargs)
+                    finally:
+                        _IN_SAVER.reset(token)
+            else:
+
+                def wrapper(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                    if _IN_SAVER.get():
+                        return _original(*args, **kwargs)
+                    calls.append((_name, _copy(args), _copy(kwargs)))
+                    token = _IN_SAVER.set(True)
+                    try:
+                        return _original(*args, **kwargs)
+                    finally:
+                        _IN_SAVER.reset(token)
+
+            setattr(saver, name, wrapper)  # an instance attribute: the class's method is untouched
+        try:
+            self.run()
+        finally:
+            for name in RECORDED:
+                delattr(saver, name)
+        return calls
+
     def close(self) -> None:
         self.saver.close()
+
+
+_IN_SAVER: contextvars.ContextVar[bool] = contextvars.ContextVar("_IN_SAVER", default=False)
+"""Set while a recorded call runs: calls it makes itself (InMemorySaver.aput -> put) are not recorded."""
+
+RECORDED = ("get_tuple", "put", "put_writes", "aget_tuple", "aput", "aput_writes")
+"""The saver methods a ``Replay`` repeats: its reads and writes (not ``get_next_version``, which
+stands in for the runtime's own version counter)."""
+
+
+def _copy(value: Any) -> Any:
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return copy.copy(value)
+
+
+def _retarget(config: Any, thread_id: str) -> Any:
+    if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
+        return {**config, "configurable": {**config["configurable"], "thread_id": thread_id}}
+    return config
+
+
+class Replay:
+    """What the saver costs alone: the calls one run of a variant made (``Variant.record_calls``),
+    made again in the same order on a fresh saver of the same kind (its own file), serially, on a
+    fresh thread_id each time. No runtime runs; the arguments are built before the clock starts."""
+
+    def __init__(self, variant: Variant, calls: list[Any], tmpdir: Path) -> None:
+        self.label = f"{variant.label} [saver calls]"
+        self.calls = calls
+        self.loop = variant.loop
+        kind = variant.config.saver
+        path = tmpdir / f"replay-{variant.prefix}-{variant.size}-{_slug(variant.config.name)}.sqlite"
+        self.saver = Saver(kind, path if "sqlite" in kind else None, variant.loop)
+
+    def _bound(self) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]:
+        thread_id = uuid.uuid4().hex
+        out = []
+        for name, args, kwargs in self.calls:
+            args = (_retarget(args[0], thread_id), *args[1:]) if args else args
+            if "config" in kwargs:
+                kwargs = {**kwargs, "config": _retarget(kwargs["config"], thread_id)}
+            out.append((getattr(self.saver.saver, name), args, kwargs))
+        return out
+
+    def run(self) -> tuple[float, float, None, None]:
+        bound = self._bound()
+
+        async def timed() -> float:
+            t0 = time.perf_counter()
+            for fn, args, kwargs in bound:
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    await result
+            return time.perf_counter() - t0
+
+        c0 = time.process_time()
+        if any(name.startswith("a") for name, _, _ in self.calls):
+            wall = self.loop.run_until_complete(timed())
+        else:
+            t0 = time.perf_counter()
+            for fn, args, kwargs in bound:
+                fn(*args, **kwargs)
+            wall = time.perf_counter() - t0
+        return wall, time.process_time() - c0, None, None
+
+    def close(self) -> None:
+        self.saver.close()
+
+
+@contextlib.contextmanager
+def _fixed_random() -> Iterator[None]:
+    original = random.random
+    random.random = lambda: 0.5  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        random.random = original  # type: ignore[assignment]
 
 
 def _short(value: Any) -> str:
@@ -358,13 +490,14 @@ def _stats(xs: list[float]) -> dict[str, Any]:
 def run_size(size: str, settings: Settings, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Build, validate and time every variant of one state size; one record per variant."""
     records: dict[str, dict[str, Any]] = {}
-    variants: dict[str, Variant] = {}
+    variants: dict[str, Variant | Replay] = {}
     loop = asyncio.new_event_loop()
     with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-", dir=settings.tmpdir) as tmp:
         try:
             for config in settings.configs:
                 for prefix in settings.impls:
                     rec: dict[str, Any] = {
+                        "kind": "run",
                         "impl": prefix,
                         "config": config.name,
                         "api": config.api,
@@ -388,7 +521,10 @@ def run_size(size: str, settings: Settings, log: Callable[[str], None] = print) 
                         rec["status"], rec["reason"] = "error", _describe(e)
                     if variant is not None and rec["status"] != "ok":
                         variant.close()
+                    elif variant is not None and config.saver != "none":
+                        _add_replay(variant, rec, records, variants, Path(tmp))
             _time(variants, records, settings)
+            _count_bytes(variants, records)
         finally:
             for variant in variants.values():
                 variant.close()
@@ -404,12 +540,61 @@ def run_size(size: str, settings: Settings, log: Callable[[str], None] = print) 
     return list(records.values())
 
 
-def _time(variants: dict[str, Variant], records: dict[str, dict[str, Any]], settings: Settings) -> None:
+def _add_replay(
+    variant: Variant,
+    rec: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    variants: dict[str, Variant | Replay],
+    tmpdir: Path,
+) -> None:
+    """Record the saver calls of one more run of ``variant`` and set up their replay (timed with the
+    rest); a failure here marks the replay, not the variant."""
+    replay: Replay | None = None
+    label = f"{variant.label} [saver calls]"
+    out = records[label] = {**{k: rec[k] for k in ("impl", "config", "api", "saver", "durability", "size")}}
+    out.update(kind="saver_calls", steps=variant.steps, status="ok", reason=None)
+    try:
+        calls = variant.record_calls()
+        rec["saver_calls_per_run"] = out["calls_per_run"] = dict(Counter(name for name, _, _ in calls))
+        if not calls:
+            raise AssertionError("no saver call was seen (bound before the run?)")
+        replay = Replay(variant, calls, tmpdir)
+        replay.run()  # the first call on a fresh file creates the tables: not timed
+        variants[label] = replay
+    except Exception as e:
+        out["status"], out["reason"] = "error", _describe(e)
+        if replay is not None:
+            replay.close()
+
+
+def _count_bytes(variants: dict[str, Variant | Replay], records: dict[str, dict[str, Any]]) -> None:
+    """Bytes per step of the other runs' threads (recording, warm-up, timed), with the savers' random
+    version suffixes (a float of varying length: sizes vary by a few bytes from run to run), and
+    the rows stored per run (which must not vary)."""
+    for label, v in variants.items():
+        if not isinstance(v, Variant) or v.saver.saver is None:
+            continue
+        rec = records[label]
+        try:
+            stored = [v.saver.stored(t) for t in v.threads]
+        except Exception as e:
+            rec["bytes_error"] = _describe(e)
+            continue
+        per_step = [x["bytes"] / v.steps for x in stored[1:]]  # [0] is the check run's
+        rec["bytes_per_step_random_mean"] = statistics.fmean(per_step) if per_step else None
+        rec["bytes_per_step_random_sd"] = statistics.stdev(per_step) if len(per_step) > 1 else None
+        rec["stored_shapes"] = sorted({(x["checkpoints"], x["blobs"], x["writes"]) for x in stored})
+
+
+def _time(
+    variants: dict[str, Variant | Replay], records: dict[str, dict[str, Any]], settings: Settings
+) -> None:
     live = dict(variants)
     samples: dict[str, list[float]] = {label: [] for label in live}
     cpu: dict[str, list[float]] = {label: [] for label in live}
 
     def once(label: str) -> tuple[float, float] | None:
+        """One run (the clock is inside ``run``); a failure ends the variant, not the benchmark."""
         try:
             wall, cpu_s, _, _ = live[label].run()
             return wall, cpu_s
@@ -462,12 +647,27 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _bytes_verdict(sub: dict[str, Any], ref: dict[str, Any]) -> tuple[bool | None, bool | None]:
+    """(lgtrace's bytes/step <= LangGraph's, equal), from the check runs (fixed version suffixes)."""
+    sb, rb = sub.get("bytes_per_step"), ref.get("bytes_per_step")
+    if sb is None or rb is None:
+        return None, None
+    return sb <= rb, sb == rb
+
+
 def rows_of(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (size, config): both implementations, added time per step, ratios, targets."""
-    by = {(v["size"], v["config"], v["impl"]): v for v in variants}
+    """One row per (size, config): both implementations, added time per step, what the saver's calls
+    alone cost, ratios, bytes, targets."""
+    runs = [v for v in variants if v.get("kind", "run") == "run"]
+    by = {(v["size"], v["config"], v["impl"]): v for v in runs}
+    replays = {(v["size"], v["config"], v["impl"]): v for v in variants if v.get("kind") == "saver_calls"}
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    for v in variants:
+    for v in runs:
         key = (v["size"], v["config"])
         if key in seen:
             continue
@@ -485,13 +685,24 @@ def rows_of(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "reason": rec["reason"],
                 "median_s": rec.get("median_s"),
                 "min_s": rec.get("min_s"),
-                "bytes_per_step": rec.get("bytes_per_step"),
             }
             if config.saver != "none":
+                replay = replays.get((size, name, prefix)) or {}
+                saver_calls = replay.get("median_s")
                 out.update(
                     added_median_s_per_step=_added(rec, base, "median_s"),
                     added_min_s_per_step=_added(rec, base, "min_s"),
                     added_cpu_s_per_step=_added(rec, base, "cpu_median_s"),
+                    saver_calls_s_per_step=None if saver_calls is None else saver_calls / rec["steps"],
+                    saver_calls_per_run=rec.get("saver_calls_per_run"),
+                    saver_calls_status=replay.get("status"),
+                    bytes_per_step=rec.get("bytes_per_step"),
+                    bytes_per_step_random_mean=rec.get("bytes_per_step_random_mean"),
+                    stored=rec.get("stored"),
+                    stored_shapes=rec.get("stored_shapes"),
+                )
+                out["added_above_saver_s_per_step"] = _minus(
+                    out["added_median_s_per_step"], out["saver_calls_s_per_step"]
                 )
             row["impls"][prefix] = out
         sub, ref = row["impls"].get(SUBJECT, {}), row["impls"].get(BASELINE, {})
@@ -499,9 +710,15 @@ def rows_of(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["ratio"] = _ratio(sub.get("added_median_s_per_step"), ref.get("added_median_s_per_step"))
             row["ratio_min"] = _ratio(sub.get("added_min_s_per_step"), ref.get("added_min_s_per_step"))
             row["ratio_cpu"] = _ratio(sub.get("added_cpu_s_per_step"), ref.get("added_cpu_s_per_step"))
+            row["ratio_above_saver"] = _ratio(
+                sub.get("added_above_saver_s_per_step"), ref.get("added_above_saver_s_per_step")
+            )
+            # the floor: what LangGraph's added time would be if its own share were zero
+            row["floor_ratio"] = _ratio(ref.get("saver_calls_s_per_step"), ref.get("added_median_s_per_step"))
             sb, rb = sub.get("bytes_per_step"), ref.get("bytes_per_step")
+            row["bytes_diff"] = None if sb is None or rb is None or rb <= 0 else sb / rb - 1
             row["time_target_met"] = None if row["ratio"] is None else row["ratio"] <= TARGET_RATIO
-            row["bytes_target_met"] = None if sb is None or rb is None else sb <= rb
+            row["bytes_target_met"], row["bytes_equal"] = _bytes_verdict(sub, ref)
         rows.append(row)
     return rows
 
@@ -510,7 +727,7 @@ def rows_of(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ms(x: float | None) -> str:
-    return "-" if x is None else f"{x * 1e3:.2f} ms"
+    return "-" if x is None else f"{x * 1e3:.2f}"
 
 
 def _us(x: float | None) -> str:
@@ -525,17 +742,23 @@ def _b(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
-def _met(x: bool | None) -> str:
-    return "-" if x is None else ("met" if x else "MISSED")
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.2f}%"
+
+
+def _met(x: bool | None, equal: bool | None = None) -> str:
+    if x is None:
+        return "-"
+    return ("met (=)" if equal else "met") if x else "MISSED"
 
 
 def format_table(data: dict[str, Any]) -> str:
     s = data["settings"]
     rows = data["rows"]
     head = (
-        f"{'size':<5} {'config':<24} {'LangGraph':>10} {'lgtrace':>10} "
-        f"{'+µs/step LG':>11} {'lgt':>7} {'ratio':>6} {'(min)':>6} {'(cpu)':>6} "
-        f"{'B/step LG':>10} {'lgt':>8}  {'time':<6} {'bytes':<6}"
+        f"{'size':<5} {'config':<24} {'ms/run LG':>9} {'lgt':>6}  {'+µs/step LG':>11} {'lgt':>6} "
+        f"{'ratio':>5} {'min':>5} {'cpu':>5}  {'saver LG':>8} {'lgt':>6} {'r-sv':>5} {'fl':>4}  "
+        f"{'B/step LG':>9} {'lgt':>7} {'Δ':>7}  {'time':<6} {'bytes':<7}"
     )
     lines = [
         f"{s['steps']}-node chain, one fresh thread_id per run; medians of {s['reps']} interleaved rounds "
@@ -553,11 +776,15 @@ def format_table(data: dict[str, Any]) -> str:
             return _ms(x.get("median_s"))
 
         lines.append(
-            f"{row['size']:<5} {row['config']:<24} {time_of(lg):>10} {time_of(lgt):>10} "
-            f"{_us(lg.get('added_median_s_per_step')):>11} {_us(lgt.get('added_median_s_per_step')):>7} "
-            f"{_r(row.get('ratio')):>6} {_r(row.get('ratio_min')):>6} {_r(row.get('ratio_cpu')):>6} "
-            f"{_b(lg.get('bytes_per_step')):>10} {_b(lgt.get('bytes_per_step')):>8}  "
-            f"{_met(row.get('time_target_met')):<6} {_met(row.get('bytes_target_met')):<6}"
+            f"{row['size']:<5} {row['config']:<24} {time_of(lg):>9} {time_of(lgt):>6}  "
+            f"{_us(lg.get('added_median_s_per_step')):>11} {_us(lgt.get('added_median_s_per_step')):>6} "
+            f"{_r(row.get('ratio')):>5} {_r(row.get('ratio_min')):>5} {_r(row.get('ratio_cpu')):>5}  "
+            f"{_us(lg.get('saver_calls_s_per_step')):>8} {_us(lgt.get('saver_calls_s_per_step')):>6} "
+            f"{_r(row.get('ratio_above_saver')):>5} {_r(row.get('floor_ratio')):>4}  "
+            f"{_b(lg.get('bytes_per_step')):>9} {_b(lgt.get('bytes_per_step')):>7} "
+            f"{_pct(row.get('bytes_diff')):>7}  "
+            f"{_met(row.get('time_target_met')):<6} "
+            f"{_met(row.get('bytes_target_met'), row.get('bytes_equal')):<7}"
         )
         for prefix, x in ((BASELINE, lg), (SUBJECT, lgt)):
             if x.get("status") == "error":
@@ -566,10 +793,14 @@ def format_table(data: dict[str, Any]) -> str:
     if skipped:
         notes += [f"  skipped: {reason}" for reason in sorted(skipped)]
     lines += [
-        "LangGraph / lgtrace: median wall time of one run. +µs/step: (median with the saver - median",
-        "  without, same runtime and invoke/ainvoke) / steps. ratio = lgtrace's added time / LangGraph's",
-        "  (target <= 0.5); (min): the same from the minima, (cpu): from median process CPU time.",
-        "  B/step: bytes the saver holds for one run's thread / steps (target: lgtrace <= LangGraph).",
+        "ms/run: median wall time of one run. +µs/step: (median with the saver - median without, same",
+        "  runtime and invoke/ainvoke) / steps. ratio = lgtrace's added time / LangGraph's (target <= 0.5),",
+        "  min: the same from the minima, cpu: from median process CPU time.",
+        "saver: the saver calls one run made (get_tuple/put/put_writes, or their a- twins), replayed alone",
+        "  on a fresh saver, µs/step; r-sv: the ratio of the added times above that; fl: LangGraph's saver",
+        "  calls / its added time, the ratio lgtrace would reach if all its own work were free.",
+        "B/step: bytes the saver holds for the check run's thread / steps, the savers' random version",
+        "  suffixes fixed for that run; Δ: lgtrace vs LangGraph; (=): equal (target: lgtrace <= LG).",
     ]
     if notes:
         lines += ["notes:", *notes]
