@@ -302,7 +302,7 @@ class RunSaver:
         return {"id": t.id, "name": t.name, "interrupts": (), "state": state}
 
     def subgraph_state(self, t: Task) -> dict[str, Any] | None:
-        if not t.node.is_subgraph:
+        if t.node.subgraph is None:
             return None
         ns = f"{self.ns}|{t.name}:{t.id}" if self.ns else f"{t.name}:{t.id}"
         return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns}}

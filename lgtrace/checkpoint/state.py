@@ -52,9 +52,9 @@ def graph_for(graph: CompiledStateGraph, config: Any) -> CompiledStateGraph:
     for part in ns.split("|") if ns else ():
         name = part.split(":", 1)[0]
         node = graph.nodes.get(name)
-        if node is None or not node.is_subgraph:
+        if node is None or node.subgraph is None:
             raise ValueError(f"checkpoint_ns {ns!r} names no subgraph of graph {graph.name!r} (at {name!r})")
-        graph = node.action  # type: ignore[assignment]
+        graph = node.subgraph
     return graph
 
 
@@ -142,11 +142,11 @@ def snapshot(
         done = any(c not in CONTROL_WRITES for c, _ in writes)
         error = next((v for c, v in writes if c == ERROR), None)
         state = None
-        if t.node.is_subgraph:
+        if t.node.subgraph is not None:
             ns = f"{run.ns_str}|{t.name}:{t.id}" if run.ns_str else f"{t.name}:{t.id}"
             state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
             if subgraphs:
-                sub = t.node.action
+                sub = t.node.subgraph
                 state = snapshot(sub, saver, state, saver.get_tuple(state), live=True, subgraphs=True)  # type: ignore[arg-type]
         result = result_of(writes, graph.state_keys_ordered) if done else None
         entries.append(PregelTask(t.id, t.name, t.path, error, (), state, result))

@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from lgtrace.constants import END, START
 from lgtrace.graph.schema import channels_of, is_schema_instance, managed_of, object_to_update, schema_kind
 from lgtrace.runtime.config_check import check_batch_config, check_config
-from lgtrace.runtime.node import NodeSpec
+from lgtrace.runtime.node import NodeSpec, subgraph_of
 from lgtrace.stream.output import make_shaper, normalize_modes
 from lgtrace.types import GraphOutput, StateSnapshot
 
@@ -82,7 +82,13 @@ class CompiledStateGraph(Runnable[Any, Any]):
             )
             triggers = tuple(sorted((f"branch:to:{name}", *self.joins_to.get(name, ()))))
             managed = tuple(managed_of(schema).items())
-            self.nodes[name] = replace(spec, input_keys=keys, triggers=triggers, managed=managed)
+            self.nodes[name] = replace(
+                spec,
+                input_keys=keys,
+                triggers=triggers,
+                managed=managed,
+                subgraph=subgraph_of(spec, CompiledStateGraph),
+            )
         self.start_node = NodeSpec(
             name=START,
             action=lambda x: x,

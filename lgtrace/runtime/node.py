@@ -34,6 +34,9 @@ class NodeSpec:
     input_keys: tuple[str, ...]
     ends: tuple[str, ...] | None
     """Destinations declared by annotation or ``destinations=``; None when unknown."""
+    subgraph: Any = None
+    """The compiled graph the node runs: itself, or one its function names directly (as
+    LangGraph finds it): its checkpoints live under the task's namespace."""
     triggers: tuple[str, ...] = field(default=())
     managed: tuple[tuple[str, Any], ...] = field(default=())
     """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""
@@ -180,3 +183,22 @@ def _frame_of(fn: Any) -> tuple[types.CodeType, dict[str, Any], dict[str, Any]]:
         except ValueError:  # not bound yet
             continue
     return code, getattr(fn, "__globals__", {}), cells
+
+
+def subgraph_of(spec: NodeSpec, graph_type: type) -> Any:
+    """The compiled graph a node runs: the node itself, or a ``graph_type`` instance its
+    function refers to by name (a global or a closure variable), as LangGraph looks for one."""
+    if isinstance(spec.action, graph_type):
+        return spec.action
+    if spec.is_runnable:
+        return None
+    target = _unwrap_callable(spec.action)
+    while isinstance(target, functools.partial):
+        target = _unwrap_callable(target.func)
+    if getattr(target, "__code__", None) is None:
+        return None
+    code, namespace, cells = _frame_of(target)
+    for obj in (*(namespace.get(n) for n in code.co_names), *cells.values()):
+        if isinstance(obj, graph_type):
+            return obj
+    return None
