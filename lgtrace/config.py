@@ -37,4 +37,15 @@ def get_stream_writer() -> StreamWriter:
     return scope.writer if scope is not None else _noop
 
 
-__all__ = ["get_config", "get_stream_writer"]
+def get_store() -> Any:
+    """The ``BaseStore`` of the graph task running in this context (``compile(store=...)``;
+    a subgraph compiled without one uses its parent's). Raises outside a graph task."""
+    from lgtrace.runtime.run import SCOPE_KEY
+
+    scope = (get_config().get("configurable") or {}).get(SCOPE_KEY)
+    if scope is None:
+        raise RuntimeError("get_store() called outside of a graph task")
+    return scope.store
+
+
+__all__ = ["get_config", "get_store", "get_stream_writer"]

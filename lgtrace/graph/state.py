@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
 from langchain_core.runnables import Runnable
+from langgraph.store.base import BaseStore
 
 from lgtrace.constants import END, NS_END, NS_SEP, START
 from lgtrace.graph.schema import Channel, channels_of
@@ -179,7 +180,9 @@ class StateGraph:
             ends = ()
         else:
             ends = declared_ends(action)
-        wants_config, wants_writer = (False, False) if is_runnable else inject_flags(action)
+        wants_config, wants_writer, wants_store = (
+            (False, False, False) if is_runnable else inject_flags(action)
+        )
         from lgtrace.runtime.compiled import CompiledStateGraph
 
         self.nodes[name] = NodeSpec(
@@ -190,6 +193,7 @@ class StateGraph:
             is_subgraph=isinstance(action, CompiledStateGraph),
             wants_config=wants_config,
             wants_writer=wants_writer,
+            wants_store=wants_store,
             metadata=dict(metadata or {}),
             input_schema=input_schema,
             input_keys=(),
@@ -413,12 +417,13 @@ class StateGraph:
         """Validate the graph and return a runnable ``CompiledStateGraph``."""
         for label, value in (
             ("cache", cache),
-            ("store", store),
             ("interrupt_before", interrupt_before),
             ("interrupt_after", interrupt_after),
         ):
             if value not in (None, False):
                 raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
+        if store is not None and not isinstance(store, BaseStore):
+            raise TypeError(f"compile(store=...) takes a LangGraph BaseStore, got {type(store).__name__}")
         if checkpointer is True:
             raise NotImplementedError(
                 "compile(checkpointer=True) (a subgraph keeping its own state across parent runs) "
@@ -434,7 +439,9 @@ class StateGraph:
         self._validate(stacklevel=2)
         from lgtrace.runtime.compiled import CompiledStateGraph
 
-        return CompiledStateGraph(self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer)
+        return CompiledStateGraph(
+            self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer, store=store
+        )
 
 
 __all__ = ["StateGraph"]

@@ -179,6 +179,8 @@ def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs["config"] = task.config
     if node.wants_writer:
         kwargs["writer"] = task.config["configurable"][SCOPE_KEY].writer
+    if node.wants_store:
+        kwargs["store"] = task.config["configurable"][SCOPE_KEY].store
     return (task.input,), kwargs
 
 

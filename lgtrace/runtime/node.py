@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.store.base import BaseStore
 
 from lgtrace.types import Command, StreamWriter
 
@@ -37,6 +38,7 @@ class NodeSpec:
     subgraph: Any = None
     """The compiled graph the node runs: itself, or one its function names directly (as
     LangGraph finds it): its checkpoints live under the task's namespace."""
+    wants_store: bool = False
     triggers: tuple[str, ...] = field(default=())
     managed: tuple[tuple[str, Any], ...] = field(default=())
     """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""
@@ -65,14 +67,14 @@ def _hints(fn: Any) -> dict[str, Any]:
         return {}
 
 
-def inject_flags(fn: Any) -> tuple[bool, bool]:
-    """Whether ``fn`` asks for ``config`` and ``writer``, by annotation or by name."""
+def inject_flags(fn: Any) -> tuple[bool, bool, bool]:
+    """Whether ``fn`` asks for ``config``, ``writer`` and ``store``, by annotation or by name."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False, False
+        return False, False, False
     hints = _hints(fn)
-    wants_config = wants_writer = False
+    wants_config = wants_writer = wants_store = False
     for p in params[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
@@ -87,7 +89,14 @@ def inject_flags(fn: Any) -> tuple[bool, bool]:
             wants_writer = True
         elif _is_optional_of(hint, RunnableConfig):
             wants_config = True
-    return wants_config, wants_writer
+        elif p.name == "store" or _is_store_type(hint):
+            wants_store = True
+    return wants_config, wants_writer, wants_store
+
+
+def _is_store_type(hint: Any) -> bool:
+    candidates = get_args(hint) if get_origin(hint) is typing.Union else (hint,)
+    return any(inspect.isclass(c) and issubclass(c, BaseStore) for c in candidates)
 
 
 def _is_optional_of(hint: Any, target: Any) -> bool:

@@ -100,6 +100,8 @@ class Scope:
     """This run's stop flag (chained to its parents': the top-level consumer stopping stops all)."""
     seed: uuid.UUID
     writer: Any = _noop_writer
+    store: Any = None
+    """The ``BaseStore`` nodes get as ``store`` (a subgraph without its own uses its parent's)."""
     checkpointer: Any = None
     """The saver nested graphs inherit (None: the top-level graph has no checkpointer)."""
     durability: str = "async"
@@ -160,10 +162,12 @@ class GraphRun:
             self.scope = Scope(parent.root, parent.subgraph_modes, StopFlag(parent.cancel), seed)
             self.scope.typed_values = parent.typed_values
             self.scope.durability = parent.durability
+            self.scope.store = graph.store if graph.store is not None else parent.store
         else:
             self.ns_str, self.ns = "", ()
             self.forward_modes = frozenset()
             self.scope = Scope(channel, frozenset(), StopFlag(), uuid.uuid4())
+            self.scope.store = graph.store
         self.modes = local_modes | self.forward_modes
         if "custom" in self.modes:
             self.scope.writer = self.make_writer()
