@@ -187,9 +187,13 @@ class Before:
 class Book:
     """Channel versions and the versions each node has seen, advanced per step exactly
     as LangGraph's ``apply_writes`` advances them (one new version per step for every
-    channel written, consumed or cleared)."""
+    channel written, consumed or cleared).
 
-    __slots__ = ("next_version", "seen", "stored", "versions")
+    Per step it costs what the step touched, not the size of the graph: a node's seen
+    versions are replaced, never changed in place (a checkpoint shares them), the newest
+    version and the channels changed since the last save are kept as they change."""
+
+    __slots__ = ("changed", "next_version", "seen", "top", "versions")
 
     def __init__(
         self, next_version: Callable[[Any, Any], Any], checkpoint: dict[str, Any] | None = None
@@ -201,8 +205,10 @@ class Book:
         else:
             self.versions = dict(checkpoint["channel_versions"])
             self.seen = {k: dict(v) for k, v in checkpoint["versions_seen"].items()}
-        self.stored: Versions = dict(self.versions)
-        """Versions as of the last checkpoint given to the saver (what ``new_versions`` is relative to)."""
+        self.top = max(self.versions.values()) if self.versions else None
+        """The newest version (what the next one is derived from)."""
+        self.changed: set[str] = set()
+        """Channels whose version changed since the last checkpoint given to the saver."""
 
     def advance(
         self,
@@ -212,17 +218,22 @@ class Book:
     ) -> set[str]:
         """Apply one step's ``(task name, triggers, writes)``; returns the updated channels."""
         versions = self.versions
+        all_seen = self.seen
         for name, triggers, _ in tasks:
-            seen = self.seen.setdefault(name, {})
-            for ch in triggers:
-                if ch in versions:
-                    seen[ch] = versions[ch]
-        nv = self.next_version(max(versions.values()) if versions else None, None)
+            seen = all_seen.get(name)
+            fresh = {ch: versions[ch] for ch in triggers if ch in versions}
+            if seen is None:
+                all_seen[name] = fresh
+            elif fresh:
+                all_seen[name] = {**seen, **fresh}
+        nv = self.next_version(self.top, None)
+        bumped: set[str] = set()
         barriers = before.barriers
         for ch in {ch for _, triggers, _ in tasks for ch in triggers}:
             if ch in barriers and barriers[ch] == graph.joins[ch][0]:
                 barriers[ch] = set()  # a complete join is consumed by the node it triggers
                 versions[ch] = nv
+                bumped.add(ch)
         updated: set[str] = set()
         grouped: dict[str, list[Any]] = {}
         for _, _, writes in tasks:
@@ -231,30 +242,37 @@ class Book:
                     grouped.setdefault(ch, []).append(value)
         for ch, values in grouped.items():
             if ch in barriers:
-                seen = barriers[ch]
-                fresh = set(values) - seen
-                if fresh:
-                    seen |= fresh
+                seen_names = barriers[ch]
+                new_names = set(values) - seen_names
+                if new_names:
+                    seen_names |= new_names
                     versions[ch] = nv
-                    if seen == graph.joins[ch][0]:
+                    bumped.add(ch)
+                    if seen_names == graph.joins[ch][0]:
                         updated.add(ch)
             else:
                 versions[ch] = nv
+                bumped.add(ch)
                 updated.add(ch)
         if any(triggers for _, triggers, _ in tasks):
             # a new step clears what was pending and not written again
             for ch in before.ephemeral:
                 if ch not in updated:
                     versions[ch] = nv
+                    bumped.add(ch)
             if before.sends and TASKS not in updated:
                 versions[TASKS] = nv
+                bumped.add(TASKS)
+        if bumped:
+            self.top = nv
+            self.changed |= bumped
         return updated
 
     def new_versions(self) -> Versions:
         """Versions changed since the last checkpoint given to the saver (and mark them given)."""
-        stored = self.stored
-        changed = {k: v for k, v in self.versions.items() if stored.get(k) != v}
-        stored.update(changed)
+        versions = self.versions
+        changed = {k: versions[k] for k in self.changed}
+        self.changed = set()
         return changed
 
     def triggered(self, node: str, channel: str) -> bool:
@@ -297,7 +315,7 @@ def make_checkpoint(
         "ts": now_iso(),
         "channel_values": values,
         "channel_versions": dict(versions),
-        "versions_seen": {k: dict(v) for k, v in book.seen.items()},
+        "versions_seen": dict(book.seen),  # a node's dict is replaced, never changed: shared
         "updated_channels": None if updated is None else sorted(updated),
     }
 
