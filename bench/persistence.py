@@ -937,9 +937,12 @@ def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top
                 threads.bucket = name
                 (Path(tmp) / f"p-{name}").mkdir()
                 v = Variant(prefix, c, size, steps, Path(tmp) / f"p-{name}", loop)
+                gc.collect()
+                gc.freeze()  # as when timing: the collector's passes over set-up objects are not charged
                 try:
                     main_stats[name] = _profiled_runs(v, runs)
                 finally:
+                    gc.unfreeze()
                     v.close()
             threads.bucket = ""
         loop.close()
