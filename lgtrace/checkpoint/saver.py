@@ -108,7 +108,10 @@ class RunSaver:
         self.pending: list[tuple[str, str, Any]] = []
         """Writes saved against the head checkpoint (loaded, then this step's)."""
         self.paths: dict[str, str] = {}
-        """Task id -> task path, for the writes of this run's tasks."""
+        """Task id -> task path, for the writes of this step's tasks."""
+        self.writes: dict[str, list[tuple[str, Any]]] = {}
+        """Task id -> its writes in LangGraph's form (this step's finished tasks)."""
+        self._config: tuple[str | None, dict[str, Any]] = ("", {})
         self.replay: dict[str, list[tuple[str, Any]]] = {}
         """First step after loading: writes of tasks that finished before (not run again)."""
         self.updated: set[str] | None = None
@@ -120,11 +123,16 @@ class RunSaver:
 
     def _saver_config(self, checkpoint_id: str | None) -> dict[str, Any]:
         """What a saver call gets: the thread, the namespace, the checkpoint it builds on,
-        and the run's metadata and configurable keys (savers merge them into metadata)."""
+        and the run's metadata and configurable keys (savers merge them into metadata).
+        The same dict for every call about one checkpoint (savers only read it)."""
+        if self._config[0] == checkpoint_id:
+            return self._config[1]
         configurable = {**self.user_configurable, "thread_id": self.thread_id, "checkpoint_ns": self.ns}
         if checkpoint_id is not None:
             configurable["checkpoint_id"] = checkpoint_id
-        return {"configurable": configurable, **self.metadata_source}
+        config = {"configurable": configurable, **self.metadata_source}
+        self._config = (checkpoint_id, config)
+        return config
 
     def _event_config(self, checkpoint_id: str) -> dict[str, Any]:
         configurable = {
@@ -315,7 +323,7 @@ class RunSaver:
             writes = task_writes(self.run.graph, task) if task.collected else []
             writes.append((ERROR, task.error))
         else:
-            writes = task_writes(self.run.graph, task)
+            writes = self.writes[task.id] = task_writes(self.run.graph, task)
             if not writes:
                 writes = [(NO_WRITES, None)]
         self.pending = [w for w in self.pending if w[0] != task.id]
@@ -327,10 +335,12 @@ class RunSaver:
     def step_done(self, tasks: list[Task], before: Before) -> None:
         """A step's writes were applied: the next checkpoint."""
         graph = self.run.graph
-        steps = [(t.name, t.triggers, task_writes(graph, t)) for t in tasks]
+        done = self.writes
+        steps = [(t.name, t.triggers, done.get(t.id) or task_writes(graph, t)) for t in tasks]
         self.updated = self.book.advance(graph, before, steps)
         self.run.scope.resuming = False
         self.paths = {}
+        self.writes = {}
         self._checkpoint("loop")
 
     def _checkpoint(self, source: str, start_input: Any = None) -> None:
