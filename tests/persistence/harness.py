@@ -15,6 +15,7 @@ against itself, which checks that the normalization hides only nondeterminism.
 from __future__ import annotations
 
 import difflib
+import functools
 import pprint
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -166,6 +167,29 @@ def build_case(m: SimpleNamespace, name: str, checkpointer: Any, **compile_kwarg
     return graph, inp, config
 
 
+JOIN_RACE = """
+LangGraph's default durability ("async") serializes a checkpoint on a background thread
+while the run goes on, and the checkpoint holds the *live* set of a join channel
+(``NamedBarrierValue.checkpoint()`` returns ``self.seen``; ``update()`` adds to it in place;
+``copy_checkpoint`` is shallow). When the next step writes to that join before the saver
+serialized the checkpoint, the saved ``join:...`` value already holds the new name, and
+``get_state``/``get_state_history`` of that checkpoint then list the joined node in
+``next``/``tasks`` (e.g. fanout_uneven_join, step 2: ``('b2', 'd')`` instead of ``('b2',)``).
+Whether it happens is timing (it flips with the stream modes, which change how LangGraph runs
+a lone task). Durability "sync" stores what "async" is documented to store (persistence.md
+§4) without the race, so scenarios whose graph has a join run with ``durability="sync"`` on
+both runtimes; the candidate's own async path over joins is checked against its sync path
+(``test_async.py::test_candidate_async_durability_saves_what_sync_saves``).
+"""
+
+
+@functools.cache
+def has_join(name: str) -> bool:
+    """Whether a catalogue graph has a join channel (``add_edge([a, b], c)``): see JOIN_RACE."""
+    graph, _, _ = build_case(impl(ORACLE_PREFIX), name, None)
+    return any(k.startswith("join:") for k in graph.channels)
+
+
 def is_parallel(name: str) -> bool:
     """Whether a catalogue graph runs several tasks in one superstep (at any level)."""
     case = CATALOGUE[name]
@@ -193,6 +217,14 @@ class Rt:
         self.m = m
         self.turns = turns or (m, m)
         self.trace: list[tuple[str, Any]] = []
+        # the durability every run of the scenario uses unless the call names one; see
+        # JOIN_RACE for why scenarios over join graphs set "sync"
+        self.durability: str | None = None
+
+    def _kw(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.durability is not None:
+            kwargs.setdefault("durability", self.durability)
+        return kwargs
 
     # ---------------------------------------------------------------- basics
 
@@ -233,6 +265,7 @@ class Rt:
             kwargs["subgraphs"] = True
         if version != "v1":
             kwargs["version"] = version
+        self._kw(kwargs)
         events: list = []
         error = None
         try:
@@ -268,7 +301,7 @@ class Rt:
 
     def invoke(self, label: str, graph: Any, inp: Any, config: Any, **kwargs: Any) -> Any:
         try:
-            result = graph.invoke(inp, config, **kwargs)
+            result = graph.invoke(inp, config, **self._kw(kwargs))
         except Exception as e:
             self.trace.append((label, {"error": exc_repr(e)}))
             return None
@@ -277,7 +310,7 @@ class Rt:
 
     def ainvoke(self, label: str, graph: Any, inp: Any, config: Any, **kwargs: Any) -> Any:
         try:
-            result = run_async(graph.ainvoke(inp, config, **kwargs))
+            result = run_async(graph.ainvoke(inp, config, **self._kw(kwargs)))
         except Exception as e:
             self.trace.append((label, {"error": exc_repr(e)}))
             return None

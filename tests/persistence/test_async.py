@@ -6,7 +6,19 @@ from __future__ import annotations
 import pytest
 
 from .graphs import ALL_MODES, Switch, cfg, chain, failing_pair, failing_send, failing_subgraph
-from .harness import Rt, build_case, compare, compare_cross, is_parallel, thread
+from .harness import (
+    CANDIDATE_PREFIX,
+    Rt,
+    build_case,
+    compare,
+    compare_cross,
+    compare_traces,
+    has_join,
+    impl,
+    is_parallel,
+    run_scenario,
+    thread,
+)
 
 CP = ("checkpoints", "debug")
 
@@ -34,6 +46,8 @@ def test_astream_with_checkpointer(name: str, mode, subgraphs: bool):
     parallel = is_parallel(name)
 
     def scenario(rt: Rt) -> None:
+        if has_join(name):
+            rt.durability = "sync"  # harness.JOIN_RACE
         saver = rt.saver()
         graph, inp, base = build_case(rt.m, name, saver)
         conf = thread("t1", base)
@@ -118,3 +132,45 @@ def test_async_failure_resumed_on_the_other_runtime():
         rt.saved("saver.list", saver, "t1")
 
     compare_cross(scenario)
+
+
+JOIN_GRAPHS = [
+    "fanout_fanin",
+    "fanout_uneven_join",
+    "reducers_custom",
+    "send_mixed_with_pull",
+    "subgraphs_parallel",
+]
+
+
+@pytest.mark.skipif(
+    CANDIDATE_PREFIX == "langgraph",
+    reason="LangGraph's own async durability races on join channels (harness.JOIN_RACE)",
+)
+@pytest.mark.parametrize("method", ["stream", "astream"])
+@pytest.mark.parametrize("name", JOIN_GRAPHS)
+def test_candidate_async_durability_saves_what_sync_saves(name: str, method: str):
+    """Not differential: the candidate against itself. Scenarios over join graphs use
+    durability "sync" (harness.JOIN_RACE); this checks the candidate's default ("async")
+    path over the same graphs stores exactly what its sync path stores."""
+    parallel = is_parallel(name)
+
+    def run(durability: str | None):
+        def scenario(rt: Rt) -> None:
+            rt.durability = durability
+            saver = rt.saver()
+            graph, inp, base = build_case(rt.m, name, saver)
+            # no live mode (custom, messages): a lone task runs inline, right after the put
+            # of the checkpoint before it, where a background put is most likely behind
+            modes = ("checkpoints", "values")
+            rt.stream(
+                "run", graph, inp, thread("t1", base), stream_mode=modes, parallel=parallel, method=method
+            )
+            rt.stream("turn 2", graph, inp, thread("t1", base), parallel=parallel, method=method)
+            rt.history("get_state_history", graph, thread("t1"))
+            rt.saved("saver.list", saver, "t1")
+            rt.calls("saver calls", saver)
+
+        return run_scenario(scenario, Rt(impl(CANDIDATE_PREFIX)))
+
+    compare_traces(f"{name} async vs sync", run("sync"), run(None), f"{CANDIDATE_PREFIX} (async)")

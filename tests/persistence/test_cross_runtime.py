@@ -51,6 +51,7 @@ def test_chain_second_turn():
 def test_fan_out_join_second_turn():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g1, g2 = (fan(m, saver) for m in rt.turns)
         rt.stream("turn 1", g1, {"log": ["in"]}, cfg("t1"), stream_mode=CP, parallel=True)
         rt.stream("turn 2", g2, {"log": ["again"]}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
@@ -156,6 +157,7 @@ def test_update_state_by_the_other_runtime():
 def test_replay_by_the_other_runtime():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g1, g2 = (fan(m, saver) for m in rt.turns)
         rt.invoke("turn 1", g1, {"log": ["in"]}, cfg("t1"))
         history = rt.history("history via turn-2 graph", g2, cfg("t1"))

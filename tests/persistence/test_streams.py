@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import Rt, build_case, compare, is_parallel, thread
+from .harness import Rt, build_case, compare, has_join, is_parallel, thread
 
 # the graphs: name -> what it covers
 CASES = {
@@ -88,6 +88,8 @@ def one_run(name: str, mode, subgraphs: bool, version: str):
     parallel = is_parallel(name)
 
     def scenario(rt: Rt) -> None:
+        if has_join(name):
+            rt.durability = "sync"  # harness.JOIN_RACE
         saver = rt.saver()
         graph, inp, base = build_case(rt.m, name, saver)
         cfg = thread("t1", base)

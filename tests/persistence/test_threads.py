@@ -97,6 +97,7 @@ def test_loop_with_conditional_exit_then_second_turn():
 def test_fan_out_join_second_turn():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g = fan(rt.m, saver)
         rt.stream("turn 1", g, {"log": ["in"]}, cfg("t1"), stream_mode=CP, parallel=True)
         rt.stream("turn 2", g, {"log": ["again"]}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
@@ -164,6 +165,7 @@ def test_update_state_without_as_node():
 def test_update_state_as_fan_out_node():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g = fan(rt.m, saver)
         rt.invoke("turn 1", g, {"log": ["in"]}, cfg("t1"))
         rt.update("update_state as a", g, cfg("t1"), {"log": ["manual"]}, as_node="a")
@@ -219,6 +221,7 @@ def test_replay_from_an_older_checkpoint():
 def test_replay_from_the_input_checkpoint():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g = fan(rt.m, saver)
         rt.invoke("turn 1", g, {"log": ["in"]}, cfg("t1"))
         history = rt.history("history", g, cfg("t1"))
@@ -257,6 +260,7 @@ def test_fork_by_update_on_an_older_checkpoint():
 def test_fork_by_update_as_node_on_an_older_checkpoint():
     def scenario(rt: Rt) -> None:
         saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
         g = fan(rt.m, saver)
         rt.invoke("turn 1", g, {"log": ["in"]}, cfg("t1"))
         history = rt.history("history", g, cfg("t1"))
