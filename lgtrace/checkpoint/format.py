@@ -14,11 +14,12 @@ no saver calls here (``saver.py`` makes them).
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base.id import uuid6
 from xxhash import xxh3_128_hexdigest
 
 from lgtrace.constants import PULL, PUSH, START
@@ -52,9 +53,26 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_last_timestamp = 0
+
+
 def new_checkpoint_id(step: int) -> str:
-    """A time-ordered uuid6 whose clock sequence is the step (LangGraph's checkpoint ids)."""
-    return str(uuid6(clock_seq=step))
+    """A time-ordered UUIDv6 whose clock sequence is the step, as LangGraph makes checkpoint
+    ids (``langgraph.checkpoint.base.id.uuid6``), formatted without building a UUID object."""
+    global _last_timestamp
+    timestamp = time.time_ns() // 100 + 0x01B21DD213814000  # 100 ns ticks since 1582-10-15
+    if timestamp <= _last_timestamp:
+        timestamp = _last_timestamp + 1
+    _last_timestamp = timestamp
+    value = (
+        ((timestamp >> 12) & 0xFFFFFFFFFFFF) << 80
+        | 0x6000 << 64  # version 6
+        | (timestamp & 0x0FFF) << 64
+        | (0x8000 | (step & 0x3FFF)) << 48  # variant bits, then the step
+        | random.getrandbits(48)
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def task_id(checkpoint_id: str, *parts: str) -> str:
@@ -219,51 +237,50 @@ class Book:
         """Apply one step's ``(task name, triggers, writes)``; returns the updated channels."""
         versions = self.versions
         all_seen = self.seen
+        bump_step = False
         for name, triggers, _ in tasks:
-            seen = all_seen.get(name)
+            if triggers:
+                bump_step = True
             fresh = {ch: versions[ch] for ch in triggers if ch in versions}
+            seen = all_seen.get(name)
             if seen is None:
                 all_seen[name] = fresh
             elif fresh:
                 all_seen[name] = {**seen, **fresh}
         nv = self.next_version(self.top, None)
         bumped: set[str] = set()
-        barriers = before.barriers
-        for ch in {ch for _, triggers, _ in tasks for ch in triggers}:
-            if ch in barriers and barriers[ch] == graph.joins[ch][0]:
-                barriers[ch] = set()  # a complete join is consumed by the node it triggers
-                versions[ch] = nv
-                bumped.add(ch)
         updated: set[str] = set()
-        grouped: dict[str, list[Any]] = {}
+        barriers = before.barriers
+        joined: dict[str, list[Any]] = {}
+        if barriers:
+            joins = graph.joins
+            for ch in {ch for _, triggers, _ in tasks for ch in triggers if ch in barriers}:
+                if barriers[ch] == joins[ch][0]:
+                    barriers[ch] = set()  # a complete join is consumed by the node it triggers
+                    bumped.add(ch)
         for _, _, writes in tasks:
             for ch, value in writes:
-                if ch not in SPECIAL_WRITES:
-                    grouped.setdefault(ch, []).append(value)
-        for ch, values in grouped.items():
-            if ch in barriers:
-                seen_names = barriers[ch]
-                new_names = set(values) - seen_names
-                if new_names:
-                    seen_names |= new_names
-                    versions[ch] = nv
-                    bumped.add(ch)
-                    if seen_names == graph.joins[ch][0]:
-                        updated.add(ch)
-            else:
-                versions[ch] = nv
+                if ch in barriers:
+                    joined.setdefault(ch, []).append(value)
+                elif ch not in SPECIAL_WRITES:
+                    updated.add(ch)
+        for ch, names in joined.items():
+            seen_names = barriers[ch]
+            new_names = set(names) - seen_names
+            if new_names:
+                seen_names |= new_names
                 bumped.add(ch)
-                updated.add(ch)
-        if any(triggers for _, triggers, _ in tasks):
+                if seen_names == graph.joins[ch][0]:
+                    updated.add(ch)
+        bumped |= updated
+        if bump_step:
             # a new step clears what was pending and not written again
-            for ch in before.ephemeral:
-                if ch not in updated:
-                    versions[ch] = nv
-                    bumped.add(ch)
+            bumped |= before.ephemeral - updated
             if before.sends and TASKS not in updated:
-                versions[TASKS] = nv
                 bumped.add(TASKS)
         if bumped:
+            for ch in bumped:
+                versions[ch] = nv
             self.top = nv
             self.changed |= bumped
         return updated
