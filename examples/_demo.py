@@ -35,6 +35,10 @@ def _reply(request: dict[str, Any]) -> Reply:
         return Reply(tool_calls=[ToolCall(tools[0]["function"]["name"], {"place": place[0]})])
     if any(m.get("role") == "tool" for m in messages):
         return Reply("You might find books, pencils and pictures there.")
+    if "my name" in last_user.lower():  # answers from the conversation so far (persistence demo)
+        said = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
+        names = [n for text in said for n in re.findall(r"I'm (\w+)", text)]
+        return Reply(f"Your name is {names[-1]}." if names else "You have not told me your name.")
     for keyword, text in _CANNED.items():
         if keyword in last_user.lower():
             return Reply(text)

@@ -104,3 +104,16 @@ def test_otel_tracing() -> None:
         "    chat gpt-4o-mini",
     ]
     assert "(LLM)" in tree[2] and "tokens]" in tree[2] and "(TOOL)" in tree[4]
+
+
+def test_persistence() -> None:
+    out = run_example("persistence.py")
+    turn2 = out.split("== turn 2")[1].split("== state")[0]
+    assert "Your name is Ada." in turn2  # the second turn saw the first, through the SQLite file
+    assert "checkpoint step=2 source=input next=['__start__']" in turn2
+    assert "checkpoint step=4 source=loop next=[]" in turn2
+    history = out.split("== history (newest first)")[1].split("==")[0].strip().splitlines()
+    assert [line.split(" source")[0].strip() for line in history] == [
+        f"step={s:>2}" for s in (4, 3, 2, 1, 0, -1)
+    ]
+    assert "== 6 checkpoints in threads.sqlite" in out
