@@ -11,6 +11,8 @@ failed on one runtime resumes on the other with the finished tasks' writes reuse
 
 from __future__ import annotations
 
+import pytest
+
 from .graphs import (
     ALL_MODES,
     Switch,
@@ -23,7 +25,8 @@ from .graphs import (
     fan,
     loop,
 )
-from .harness import Rt, compare_cross
+from .harness import Rt, build_case, compare_cross, has_join, is_parallel, thread
+from .test_streams import CASES, NESTED
 
 CP = ("checkpoints", "debug")
 
@@ -168,3 +171,32 @@ def test_replay_by_the_other_runtime():
         _read_back(rt, g1, g2, saver)
 
     compare_cross(scenario)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_catalogue_thread_continued_on_the_other_runtime(name: str):
+    """Every catalogue graph: turn 1 on one runtime, then on the other a second turn, a
+    ``None`` continuation and a replay from the step-0 checkpoint of turn 1."""
+    parallel = is_parallel(name)
+    nested = name in NESTED
+    modes = ("updates", "checkpoints") if nested else ("values", "updates", "checkpoints", "tasks")
+
+    def scenario(rt: Rt) -> None:
+        if has_join(name):
+            rt.durability = "sync"  # harness.JOIN_RACE
+        saver = rt.saver()
+        (g1, inp, base), (g2, _, _) = (build_case(m, name, saver) for m in rt.turns)
+        conf = thread("t1", base)
+        rt.stream("turn 1", g1, inp, conf, stream_mode="checkpoints", subgraphs=nested, parallel=parallel)
+        history = rt.history("history via turn-2 graph", g2, cfg("t1"))
+        rt.stream("turn 2", g2, inp, conf, stream_mode=modes, subgraphs=nested, parallel=parallel)
+        rt.stream("None", g2, None, conf, stream_mode=modes, subgraphs=nested, parallel=parallel)
+        step0 = next((s.config for s in history if s.metadata["step"] == 0), None)
+        if step0 is not None:
+            replay = thread("t1", base, checkpoint_id=step0["configurable"]["checkpoint_id"])
+            rt.stream(
+                "replay step 0", g2, None, replay, stream_mode=modes, subgraphs=nested, parallel=parallel
+            )
+        _read_back(rt, g1, g2, saver)
+
+    compare_cross(scenario, f"{name} / across runtimes")

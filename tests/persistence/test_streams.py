@@ -114,3 +114,31 @@ def one_run(name: str, mode, subgraphs: bool, version: str):
 @pytest.mark.parametrize(("name", "mode", "subgraphs", "version"), list(_params()))
 def test_stream_with_checkpointer(name: str, mode, subgraphs: bool, version: str):
     compare(one_run(name, mode, subgraphs, version), f"{name} / {_ident(mode)} / {version}")
+
+
+NESTED_TURN_MODES = ("updates", "checkpoints")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_second_turn_and_none_continue(name: str):
+    """Turn 2 on the same thread (steps keep counting, versions go on, pending writes of a
+    failed turn are discarded by new input), then ``None`` (a finished thread: nothing runs;
+    a failed one: it resumes)."""
+    parallel = is_parallel(name)
+    nested = name in NESTED
+
+    def scenario(rt: Rt) -> None:
+        if has_join(name):
+            rt.durability = "sync"  # harness.JOIN_RACE
+        saver = rt.saver()
+        graph, inp, base = build_case(rt.m, name, saver)
+        cfg = thread("t1", base)
+        rt.invoke("turn 1", graph, inp, cfg)
+        modes = NESTED_TURN_MODES if nested else ALL
+        rt.stream("turn 2", graph, inp, cfg, stream_mode=modes, subgraphs=nested, parallel=parallel)
+        rt.stream("None", graph, None, cfg, stream_mode=modes, subgraphs=nested, parallel=parallel)
+        rt.history("get_state_history", graph, thread("t1"))
+        rt.saved("saver.list", saver, "t1")
+        rt.calls("saver calls", saver)
+
+    compare(scenario, f"{name} / two turns")
