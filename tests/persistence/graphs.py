@@ -113,7 +113,11 @@ class Switch:
 
 
 def failing_pair(m, checkpointer, sw: Switch, **compile_kwargs):
-    """START -> (bad, ok) -> after: ``bad`` raises until fixed (persistence.md §8)."""
+    """START -> (bad, ok) -> after: ``bad`` raises until fixed (persistence.md §8).
+
+    The join is safe under durability "async" (harness.JOIN_RACE): the failing step applies
+    nothing, the resumed one adds to a set loaded from the saver that no pending put holds,
+    and ``after`` consumes the join by replacing the set, not by changing it."""
 
     def ok(state: Log):
         sw.calls.append("ok")

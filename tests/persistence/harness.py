@@ -5,8 +5,9 @@ A *scenario* is a function ``scenario(rt)`` that builds graphs with ``rt.m`` (th
 them with a fresh :class:`RecordingSaver` (an ``InMemorySaver`` that also logs ``put`` /
 ``put_writes`` calls) and drives them through ``rt``: every stream, invoke, state snapshot,
 history and saved checkpoint is *recorded* (frozen at once) under a label. The oracle's and
-the candidate's traces are normalized together (``normalize.normalize_trace``) and must be
-equal; a failure names the first differing observation and path, then shows a unified diff.
+the candidate's traces are each normalized by the same rules (``normalize.normalize_trace``)
+and must be equal; a failure names the first differing observation and the path to the first
+difference inside it, then shows a unified diff of the normalized traces.
 
 Set ``LGTRACE_DIFF_CANDIDATE=langgraph`` (as for ``tests/differential``) to run the oracle
 against itself, which checks that the normalization hides only nondeterminism.

@@ -23,6 +23,9 @@ What differs between two runs of the *same* runtime, and only that, is hidden:
   (``PYTHONHASHSEED``) and is not part of the contract; runs of consecutive ``branch:to:*``
   writes of one task are sorted by channel (their write indices move with them).
 
+Not normalized but avoided: LangGraph's racy saved join values under durability "async"
+(``harness.JOIN_RACE``): scenarios over join graphs run with durability "sync".
+
 Exceptions compare by type and first line of the message (``tests.differential`` convention:
 LangGraph appends a troubleshooting link, lgtrace a line naming the node).
 """
