@@ -333,3 +333,35 @@ def test_a_threads_runs_are_one_phoenix_session(phoenix: PhoenixServer, phoenix_
     assert sorted(t["trace_id"] for t in session["traces"]) == sorted(expected)
     spans = phoenix.fetch_spans(phoenix_project)
     assert {s["attributes"]["gen_ai.conversation.id"] for s in spans} == {thread, other}
+
+
+def test_task_spans_of_a_checkpointed_run_name_their_checkpoint(tracing: Tracing) -> None:
+    """With a checkpointer, each task span names the checkpoint its step started from: the saved
+    checkpoint of the step before, whose pending writes are that task's."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver()
+    graph = (
+        StateGraph(MessagesState)
+        .add_node("a", lambda s: {"messages": [("ai", "a")]})
+        .add_node("b", lambda s: {"messages": [("ai", "b")]})
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .compile(checkpointer=saver)
+    )
+    config = {**tracing.config, "configurable": {"thread_id": "cp-1"}}
+    graph.invoke({"messages": [HumanMessage("hi")]}, config)
+    tasks = {
+        s.attributes["langgraph.task_id"]: s for s in tracing.spans() if "langgraph.task_id" in s.attributes
+    }
+    assert len(tasks) == 2
+    for saved in saver.list({"configurable": {"thread_id": "cp-1"}}):
+        for task_id, _, _ in saved.pending_writes:
+            if task_id in tasks:
+                span = tasks.pop(task_id)
+                assert (
+                    span.attributes["langgraph.checkpoint_id"]
+                    == saved.config["configurable"]["checkpoint_id"]
+                )
+                assert conversation(span) == "cp-1"
+    assert tasks == {}  # every task span was matched to the checkpoint holding its writes
