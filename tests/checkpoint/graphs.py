@@ -62,12 +62,34 @@ def chain(checkpointer: Any, n: int = 5, *, delay: float = 0.0) -> Any:
     return g.compile(checkpointer=checkpointer)
 
 
-def owned_chain(checkpointer: Any, n: int = 4) -> Any:
+class Gauge:
+    """How many node calls run at once (the most seen): shows that runs overlapped."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def owned_chain(checkpointer: Any, n: int = 4, *, gauge: Gauge | None = None, delay: float = 0.0) -> Any:
     """START -> o1 -> ... -> o<n>: each node logs ``<owner>:<node>`` (the owner read from state)."""
+    gauge = gauge or Gauge()
 
     def node(name: str) -> Any:
         def fn(s: Owned) -> dict[str, Any]:
-            return {"log": [f"{s['owner']}:{name}"]}
+            with gauge:
+                if delay:
+                    time.sleep(delay)
+                return {"log": [f"{s['owner']}:{name}"]}
 
         return fn
 
