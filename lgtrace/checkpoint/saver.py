@@ -407,23 +407,36 @@ class RunSaver:
 
 class _Ops:
     """The run's saver calls, in order. Run inline (``drain``/``adrain``) or by one
-    background worker at a time; a failure is kept and raised to the run."""
+    background worker at a time. The first failing call stops them all (what was queued
+    after it is dropped, nothing more is saved: the thread's history stays a prefix of the
+    run) and its error is raised to the run once."""
 
     def __init__(self, owner: RunSaver) -> None:
         self.owner = owner
         self.queue: deque[tuple[Any, ...]] = deque()
         self.puts = 0
         self.error: BaseException | None = None
+        self.broken = False
         self.lock = threading.Condition()
         self.busy = False
         self.task: asyncio.Task[None] | None = None
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, versions: Any) -> None:
-        self.queue.append(("put", config, checkpoint, metadata, versions))
-        self.puts += 1
+        if not self.broken:
+            self.queue.append(("put", config, checkpoint, metadata, versions))
+            self.puts += 1
 
     def put_writes(self, config: Any, writes: Any, task_id: str, path: str) -> None:
-        self.queue.append(("put_writes", config, writes, task_id, path))
+        if not self.broken:
+            self.queue.append(("put_writes", config, writes, task_id, path))
+
+    def _fail(self, exc: BaseException) -> None:
+        with self.lock:
+            self.broken = True
+            self.error = exc
+            self.queue.clear()
+            self.puts = 0
+            self.lock.notify_all()
 
     def raise_error(self) -> None:
         if self.error is not None:
@@ -452,7 +465,11 @@ class _Ops:
             op = queue.popleft()
             if op[0] == "put":
                 self.puts -= 1
-            self._call(op)
+            try:
+                self._call(op)
+            except BaseException as exc:
+                self._fail(exc)
+                self.raise_error()
 
     def step_end(self) -> None:
         """Between steps (``stream``): by durability, run the queue now or in the background."""
@@ -463,7 +480,7 @@ class _Ops:
             self.raise_error()
             self.background()
             with self.lock:
-                while self.puts > MAX_QUEUED_PUTS and self.error is None:
+                while self.puts > MAX_QUEUED_PUTS and not self.broken:
                     self.lock.wait()
             self.raise_error()
 
@@ -478,7 +495,7 @@ class _Ops:
         queue = self.queue
         while True:
             with self.lock:
-                if not queue or self.error is not None:
+                if not queue:
                     self.busy = False
                     self.lock.notify_all()
                     return
@@ -486,9 +503,8 @@ class _Ops:
             try:
                 self._call(op)
             except BaseException as exc:
-                with self.lock:
-                    self.error = exc
-                    queue.clear()
+                self._fail(exc)
+                continue
             if op[0] == "put":
                 with self.lock:
                     self.puts -= 1
@@ -514,7 +530,11 @@ class _Ops:
             op = queue.popleft()
             if op[0] == "put":
                 self.puts -= 1
-            await self._acall(op)
+            try:
+                await self._acall(op)
+            except BaseException as exc:
+                self._fail(exc)
+                self.raise_error()
 
     async def astep_end(self) -> None:
         durability = self.owner.durability
@@ -533,12 +553,11 @@ class _Ops:
 
     async def _awork(self) -> None:
         queue = self.queue
-        while queue and self.error is None:
+        while queue:
             op = queue.popleft()
             if op[0] == "put":
                 self.puts -= 1
             try:
                 await self._acall(op)
             except BaseException as exc:
-                self.error = exc
-                queue.clear()
+                self._fail(exc)

@@ -276,6 +276,13 @@ class _Update:
             {"configurable": dict(config.get("configurable") or {}), "metadata": {}},
         )
         if as_node == START:
+            if isinstance(values, dict):
+                for key in values:
+                    if key not in graph.input_keys:
+                        raise InvalidUpdateError(
+                            f"update_state as {START!r}: key {key!r} is not in the input schema of graph "
+                            f"{graph.name!r} (keys: {sorted(graph.input_keys)})"
+                        )
             self.task.writes = list(graph.coerce_input(values, strict=True).items())
             self.task.update = dict(self.task.writes)
             self.task.collected = True

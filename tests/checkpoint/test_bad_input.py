@@ -186,20 +186,12 @@ async def test_unknown_checkpoint_id_async(db: Path, call: str, value: Any) -> N
 
 # --------------------------------------------------------------------------- update_state
 
-START_KEY_BUG = (
-    "update_state written as __start__ (as_node=START, or inferred on a thread without "
-    "checkpoints) with a key not in the state raises a plain ValueError ('Input key ... is not in "
-    "the input schema', graph.coerce_input in checkpoint/state.py _Update), not InvalidUpdateError "
-    "as for any other node"
-)
-
-_START_BUG = pytest.mark.xfail(strict=True, reason=START_KEY_BUG)
 BAD_KEYS = [
     pytest.param({"zzz": 1}, None, "t", id="inferred node"),
     pytest.param({"zzz": 1}, "n1", "t", id="named node"),
     pytest.param({"x": 50, "zzz": 1}, "n2", "t", id="good and bad keys"),
-    pytest.param({"zzz": 1}, START, "t", id="START", marks=_START_BUG),
-    pytest.param({"zzz": 1}, None, "fresh", id="empty thread", marks=_START_BUG),
+    pytest.param({"zzz": 1}, START, "t", id="START"),
+    pytest.param({"zzz": 1}, None, "fresh", id="empty thread"),
 ]
 
 

@@ -60,17 +60,9 @@ while the run is in its next node, not after the run ended."""
 SAVED_OF_TURN2 = 3
 """Checkpoints of turn 2 saved before the failing call (input, start, after n1)."""
 
-ASYNC_GAP_BUG = (
-    "durability='async': after a background saver call fails, the calls the run queues before "
-    "it reaches the next step boundary are still made: _Ops._work/_awork clear the queue when the "
-    "call fails, the run queues the next step's put_writes/put, step_end/astep_end's raise_error() "
-    "takes (and clears) the error, then close(failed=True)/aclose(failed=True) drain the queue with "
-    "no error left (checkpoint/saver.py). The checkpoint after the next node is saved, its parent "
-    "never was: a hole in the thread's history"
-)
 DURABILITIES = [
     "sync",
-    pytest.param("async", marks=pytest.mark.xfail(strict=True, reason=ASYNC_GAP_BUG)),
+    "async",
     "exit",
 ]
 KINDS = ["put", "put_writes"]
