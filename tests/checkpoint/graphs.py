@@ -313,3 +313,21 @@ def saved(saver: Any, config: Any = None) -> list[Any]:
 
 async def asaved(saver: Any, config: Any = None) -> list[Any]:
     return [_record(t) async for t in saver.alist(config)]
+
+
+class Counter(TypedDict):
+    n: int
+
+
+def counter_loop(checkpointer: Any, steps: int, *, probe: Any = None) -> Any:
+    """START -> inc -> inc -> ... while n < steps: one checkpoint per step. ``probe(step)``
+    is called by each node call (step 1, 2, ...)."""
+
+    def inc(s: Counter) -> dict[str, Any]:
+        if probe is not None:
+            probe(s["n"] + 1)
+        return {"n": s["n"] + 1}
+
+    g = StateGraph(Counter).add_node("inc", inc).add_edge(START, "inc")
+    g.add_conditional_edges("inc", lambda s: "inc" if s["n"] < steps else END)
+    return g.compile(checkpointer=checkpointer)
