@@ -236,10 +236,18 @@ def _infer_as_node(graph: CompiledStateGraph, book: Book) -> str | None:
     return None
 
 
-class _Update:
-    """One ``update_state`` call: the update as the writes of a task of node ``as_node``."""
+def _update_task_id(checkpoint_id: str, i: int) -> str:
+    """LangGraph's id for the ``i``-th update of a superstep that has no planned task to reuse."""
+    return str(uuid.uuid5(uuid.UUID(checkpoint_id), INTERRUPT if i == 0 else f"{INTERRUPT}:{i}"))
 
-    def __init__(self, graph: CompiledStateGraph, config: Any, saved: Any, values: Any, as_node: Any) -> None:
+
+class _Update:
+    """One superstep of ``update_state``/``bulk_update_state``: each update is the writes of a
+    task of node ``as_node`` (its reducers apply, its edges route), all saved as one checkpoint."""
+
+    def __init__(
+        self, graph: CompiledStateGraph, config: Any, saved: Any, updates: list[tuple[Any, ...]]
+    ) -> None:
         self.graph = graph
         self.config = config
         self.saved = saved
@@ -247,55 +255,59 @@ class _Update:
         self.run, self.book = run, book
         if not saved:
             run.step = -1
-        if as_node is None:
-            as_node = _infer_as_node(graph, book) if saved else START
-            if as_node is None:
-                raise InvalidUpdateError("Ambiguous update, specify as_node")
-        if as_node != START and as_node not in graph.nodes:
-            raise InvalidUpdateError(
-                f"Node {as_node!r} does not exist in graph {graph.name!r} (nodes: {sorted(graph.nodes)}); "
-                "update_state(as_node=...) names the node the update is written as"
-            )
-        node = graph.start_node if as_node == START else graph.nodes[as_node]
-        task_id = None
+        planned: dict[str, list[str]] = {}
         if saved is not None:
-            for t in run.plan():
-                if t.name == as_node:
-                    task_id = t.id
-                    break
+            for t in run.plan():  # reuse the ids of the tasks the update stands for
+                planned.setdefault(t.name, []).append(t.id)
             run.step = run.step0
         checkpoint_id = saved.checkpoint["id"] if saved else str(uuid.uuid4())
-        self.task = Task(
-            task_id or str(uuid.uuid5(uuid.UUID(checkpoint_id), INTERRUPT)),
-            as_node,
-            node,
-            (INTERRUPT, 0),
-            (INTERRUPT,),
-            run.step + 1,
-            values,
-            {"configurable": dict(config.get("configurable") or {}), "metadata": {}},
-        )
-        if as_node == START:
-            if isinstance(values, dict):
-                for key in values:
-                    if key not in graph.input_keys:
-                        raise InvalidUpdateError(
-                            f"update_state as {START!r}: key {key!r} is not in the input schema of graph "
-                            f"{graph.name!r} (keys: {sorted(graph.input_keys)})"
-                        )
-            self.task.writes = list(graph.coerce_input(values, strict=True).items())
-            self.task.update = dict(self.task.writes)
-            self.task.collected = True
-        else:
-            run.collect(self.task, values)
+        task_config = {"configurable": dict(config.get("configurable") or {}), "metadata": {}}
+        self.tasks: list[Task] = []
+        for i, (values, as_node, task_id) in enumerate(updates):
+            if as_node is None:
+                if len(updates) > 1:
+                    raise InvalidUpdateError("as_node is required when applying multiple updates")
+                as_node = _infer_as_node(graph, book) if saved else START
+                if as_node is None:
+                    raise InvalidUpdateError("Ambiguous update, specify as_node")
+            if as_node != START and as_node not in graph.nodes:
+                raise InvalidUpdateError(
+                    f"Node {as_node!r} does not exist in graph {graph.name!r} "
+                    f"(nodes: {sorted(graph.nodes)}); "
+                    "update_state(as_node=...) names the node the update is written as"
+                )
+            ids = planned.get(as_node)
+            task_id = task_id or (ids.pop(0) if ids else _update_task_id(checkpoint_id, i))
+            node = graph.start_node if as_node == START else graph.nodes[as_node]
+            task = Task(
+                task_id, as_node, node, (INTERRUPT, i), (INTERRUPT,), run.step + 1, values, task_config
+            )
+            if as_node == START:
+                self._input(task, values)
+            else:
+                run.collect(task, values)
+            self.tasks.append(task)
+
+    def _input(self, task: Task, values: Any) -> None:
+        graph = self.graph
+        if isinstance(values, dict):
+            for key in values:
+                if key not in graph.input_keys:
+                    raise InvalidUpdateError(
+                        f"update_state as {START!r}: key {key!r} is not in the input schema of graph "
+                        f"{graph.name!r} (keys: {sorted(graph.input_keys)})"
+                    )
+        task.writes = list(graph.coerce_input(values, strict=True).items())
+        task.update = dict(task.writes)
+        task.collected = True
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Apply the update; returns the arguments of the saver's ``put``."""
-        run, book, task, saved = self.run, self.book, self.task, self.saved
+        """Apply the updates; returns the arguments of the saver's ``put``."""
+        run, book, saved = self.run, self.book, self.saved
         before = Before(run)
-        run.apply([task])
-        self.writes = task_writes(self.graph, task)
-        book.advance(self.graph, before, [(task.name, task.triggers, self.writes)])
+        run.apply(self.tasks)
+        self.writes = {t.id: task_writes(self.graph, t) for t in self.tasks}
+        book.advance(self.graph, before, [(t.name, t.triggers, self.writes[t.id]) for t in self.tasks])
         run.step += 1
         checkpoint = make_checkpoint(run, book, new_checkpoint_id(run.step), None)
         parents = (saved.metadata or {}).get("parents", {}) if saved else {}
@@ -307,48 +319,80 @@ class _Update:
         put_config = {**self.config, "configurable": configurable}
         return put_config, checkpoint, metadata, book.new_versions()
 
-    def keeps_writes(self, latest: Any) -> bool:
-        """Whether the update's writes are saved against the checkpoint it builds on (so its
-        history shows them as that step's task result): not when the thread moved past it."""
+    def kept_writes(self, latest: Any) -> list[tuple[Task, list[tuple[str, Any]]]]:
+        """The updates' writes saved against the checkpoint they build on (so its history shows
+        them as that step's task results): not when the thread moved past it."""
         saved = self.saved
-        if saved is None or not self.writes:
-            return False
+        if saved is None:
+            return []
         addressed = (self.config.get("configurable") or {}).get("checkpoint_id")
-        return not addressed or latest is None or latest.checkpoint["id"] == saved.checkpoint["id"]
+        if addressed and latest is not None and latest.checkpoint["id"] != saved.checkpoint["id"]:
+            return []
+        return [(t, self.writes[t.id]) for t in self.tasks if self.writes[t.id]]
 
 
-def update_state(graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None) -> dict[str, Any]:
+def _as_updates(supersteps: Any) -> list[list[tuple[Any, ...]]]:
+    if not supersteps:
+        raise ValueError("No supersteps provided")
+    steps = []
+    for step in supersteps:
+        if not step:
+            raise ValueError("No updates provided")
+        steps.append([(u[0], u[1] if len(u) > 1 else None, u[2] if len(u) > 2 else None) for u in step])
+    return steps
+
+
+def bulk_update_state(graph: CompiledStateGraph, config: Any, supersteps: Any) -> dict[str, Any]:
+    """Each superstep's updates applied together as one checkpoint, one superstep after the other."""
     saver = saver_of(graph, config)
-    cfg = thread_config(graph, config)
-    saved = saver.get_tuple(cfg)
-    update = _Update(graph, config, saved, values, as_node)
-    update.run.route(update.task, sync=True)
-    put_config, checkpoint, metadata, versions = update.finish()
-    addressed = "checkpoint_id" in cfg["configurable"]
-    latest = saver.get_tuple(_list_config(graph, config)) if addressed and saved else None
-    if update.keeps_writes(latest):
-        saver.put_writes(put_config, update.writes, update.task.id, **_path(saver.put_writes, update.task))
-    return _with_map(saver.put(put_config, checkpoint, metadata, versions), saved.metadata if saved else None)
+    current = config
+    for updates in _as_updates(supersteps):
+        cfg = thread_config(graph, current)
+        saved = saver.get_tuple(cfg)
+        update = _Update(graph, current, saved, updates)
+        for task in update.tasks:
+            update.run.route(task, sync=True)
+        put_config, checkpoint, metadata, versions = update.finish()
+        addressed = "checkpoint_id" in cfg["configurable"]
+        latest = saver.get_tuple(_list_config(graph, current)) if addressed and saved else None
+        for task, writes in update.kept_writes(latest):
+            saver.put_writes(put_config, writes, task.id, **_path(saver.put_writes, task))
+        saved_config = saver.put(put_config, checkpoint, metadata, versions)
+        current = _with_map(saved_config, saved.metadata if saved else None)
+    return current  # type: ignore[return-value]
+
+
+async def abulk_update_state(graph: CompiledStateGraph, config: Any, supersteps: Any) -> dict[str, Any]:
+    saver = saver_of(graph, config)
+    current = config
+    for updates in _as_updates(supersteps):
+        cfg = thread_config(graph, current)
+        saved = await saver.aget_tuple(cfg)
+        update = _Update(graph, current, saved, updates)
+        for task in update.tasks:
+            for branch, value in update.run.route(task, sync=False):
+                update.run.finish_branch(task, branch, await acall_branch(branch, value, task.config))
+        put_config, checkpoint, metadata, versions = update.finish()
+        addressed = "checkpoint_id" in cfg["configurable"]
+        latest = await saver.aget_tuple(_list_config(graph, current)) if addressed and saved else None
+        for task, writes in update.kept_writes(latest):
+            await saver.aput_writes(put_config, writes, task.id, **_path(saver.aput_writes, task))
+        saved_config = await saver.aput(put_config, checkpoint, metadata, versions)
+        current = _with_map(saved_config, saved.metadata if saved else None)
+    return current  # type: ignore[return-value]
+
+
+def update_state(
+    graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None, task_id: Any = None
+) -> dict[str, Any]:
+    return bulk_update_state(graph, config, [[(values, as_node, task_id)]])
+
+
+async def aupdate_state(
+    graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None, task_id: Any = None
+) -> dict[str, Any]:
+    return await abulk_update_state(graph, config, [[(values, as_node, task_id)]])
 
 
 def _path(put_writes: Any, task: Task) -> dict[str, str]:
     return {"task_path": task_path_str(task.path)} if "task_path" in signature(put_writes).parameters else {}
-
-
-async def aupdate_state(
-    graph: CompiledStateGraph, config: Any, values: Any, as_node: Any = None
-) -> dict[str, Any]:
-    saver = saver_of(graph, config)
-    cfg = thread_config(graph, config)
-    saved = await saver.aget_tuple(cfg)
-    update = _Update(graph, config, saved, values, as_node)
-    task = update.task
-    for branch, value in update.run.route(task, sync=False):
-        update.run.finish_branch(task, branch, await acall_branch(branch, value, task.config))
-    put_config, checkpoint, metadata, versions = update.finish()
-    addressed = "checkpoint_id" in cfg["configurable"]
-    latest = await saver.aget_tuple(_list_config(graph, config)) if addressed and saved else None
-    if update.keeps_writes(latest):
-        await saver.aput_writes(put_config, update.writes, task.id, **_path(saver.aput_writes, task))
-    result = await saver.aput(put_config, checkpoint, metadata, versions)
-    return _with_map(result, saved.metadata if saved else None)

@@ -348,14 +348,26 @@ class CompiledStateGraph(Runnable[Any, Any]):
         apply, its edges route); returns the config of the new checkpoint."""
         from lgtrace.checkpoint import state
 
-        return state.update_state(self, config, values, as_node)  # type: ignore[return-value]
+        return state.update_state(self, config, values, as_node, task_id)  # type: ignore[return-value]
 
     async def aupdate_state(
         self, config: RunnableConfig, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> RunnableConfig:
         from lgtrace.checkpoint import state
 
-        return await state.aupdate_state(self, config, values, as_node)  # type: ignore[return-value]
+        return await state.aupdate_state(self, config, values, as_node, task_id)  # type: ignore[return-value]
+
+    def bulk_update_state(self, config: RunnableConfig, supersteps: Any) -> RunnableConfig:
+        """``update_state`` for several supersteps at once: each a list of ``(values, as_node)``
+        (or ``StateUpdate``) applied together as one checkpoint."""
+        from lgtrace.checkpoint import state
+
+        return state.bulk_update_state(self, config, supersteps)  # type: ignore[return-value]
+
+    async def abulk_update_state(self, config: RunnableConfig, supersteps: Any) -> RunnableConfig:
+        from lgtrace.checkpoint import state
+
+        return await state.abulk_update_state(self, config, supersteps)  # type: ignore[return-value]
 
     def _final(self, output: dict[str, Any], version: str) -> Any:
         if version != "v2":

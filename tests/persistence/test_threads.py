@@ -445,3 +445,44 @@ def test_durability_with_a_subgraph(durability):
         _end(rt, g, saver)
 
     compare(scenario)
+
+
+def test_bulk_update_state_then_continue():
+    """Two supersteps: b and c written together (the join sees both), then d; then the run goes on."""
+
+    def scenario(rt: Rt) -> None:
+        saver = rt.saver()
+        rt.durability = "sync"  # harness.JOIN_RACE: fan has a join
+        g = fan(rt.m, saver)
+        rt.invoke("turn 1", g, {"log": ["in"]}, cfg("t1"))
+
+        def bulk() -> object:
+            steps = [
+                [({"log": ["b!"]}, "b", None), ({"log": ["c!"]}, "c", None)],
+                [({"log": ["a!"]}, "a", None)],
+            ]
+            return g.bulk_update_state(cfg("t1"), steps)
+
+        new = rt._guard("bulk_update_state", bulk)
+        rt.record("bulk_update_state", new)
+        rt.state("after bulk", g, cfg("t1"))
+        rt.stream("continue", g, None, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
+        _end(rt, g, saver)
+
+    compare(scenario)
+
+
+def test_bulk_update_state_needs_as_node_for_several_updates():
+    def scenario(rt: Rt) -> None:
+        saver = rt.saver()
+        g = chain(rt.m, saver)
+        rt.invoke("turn 1", g, {"x": 1}, cfg("t1"))
+        rt._guard(
+            "two updates without as_node",
+            lambda: g.bulk_update_state(cfg("t1"), [[({"x": 2}, None, None), ({"x": 3}, None, None)]]),
+        )
+        rt._guard("no supersteps", lambda: g.bulk_update_state(cfg("t1"), []))
+        rt.update("update_state with a task id", g, cfg("t1"), {"x": 5}, as_node="a", task_id="my-task")
+        _end(rt, g, saver)
+
+    compare(scenario)
