@@ -112,23 +112,30 @@ class Boom(RuntimeError):
 
 class Fault:
     """Makes the ``n``-th call of ``kind`` (``"put"`` or ``"put_writes"``) raise ``Boom``
-    (that one call only: a runtime that goes on saving after it would leave a gap).
-    ``armed`` False: the saver is healthy (calls are not counted)."""
+    (that one call only: a runtime that goes on saving after it would leave a gap) and
+    counts the calls made after it (``after``). ``armed`` False: the saver is healthy
+    (calls are not counted)."""
 
     def __init__(self, kind: str, n: int, armed: bool = True) -> None:
         self.kind = kind
         self.n = n
         self.armed = armed
         self.calls = {"put": 0, "put_writes": 0}
+        self.fired = False
+        self.after: list[str] = []
         self.lock = threading.Lock()
 
     def hit(self, kind: str) -> None:
         if not self.armed:
             return
         with self.lock:
+            if self.fired:
+                self.after.append(kind)
             self.calls[kind] += 1
             count = self.calls[kind]
-        if kind == self.kind and count == self.n:
+            fire = kind == self.kind and count == self.n
+            self.fired = self.fired or fire
+        if fire:
             raise Boom(f"{kind} #{count} failed")
 
 

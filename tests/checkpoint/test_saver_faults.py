@@ -10,8 +10,9 @@ SQLite file (``SqliteSaver`` / ``AsyncSqliteSaver``):
   never called);
 - the events delivered are a prefix of an unbroken run's events (under ``sync``, exactly
   those of the steps before the failure: the next step does not start unsaved);
-- the thread keeps its last good checkpoint: its history is a prefix of the unbroken
-  run's history, with nothing saved after the failed call, and ``get_state`` reads it;
+- the saver is not called again after the failed call, so the thread keeps its last good
+  checkpoint: its history is the unbroken run's history up to the last checkpoint saved
+  before the failure (no hole), and ``get_state`` reads it;
 - a healthy saver on the same storage continues the thread (``invoke(None)``; under
   ``exit``, where nothing of turn 2 was saved, turn 2 is sent again) to the unbroken
   run's final state and history.
@@ -125,10 +126,10 @@ def _check_after_failure(
         assert len(events) >= _through_failing_step(ref_events)
     else:
         assert len(events) == len(ref_events)
-    # no gap: what was saved is the unbroken run's history up to some checkpoint, at least
-    # up to the last one saved before the failing call
-    assert hist == ref_hist[: len(hist)], "the thread's history is not the unbroken run's prefix"
-    assert len(hist) >= len(ref_turn1) + _saved_of_turn2(kind, durability)
+    # no gap, nothing after the failing call: the unbroken run's history up to the last
+    # checkpoint saved before it
+    saved = len(ref_turn1) + _saved_of_turn2(kind, durability)
+    assert hist == ref_hist[:saved], "the thread's history is not the unbroken run's prefix"
     # get_state reads the last good checkpoint
     assert snap.config["configurable"]["checkpoint_id"] == newest_id
     assert snap.metadata["step"] == hist[-1][2]
@@ -175,6 +176,7 @@ def test_stream_saver_fails_mid_run(storage: str, durability: str, kind: str, tm
             with pytest.raises(Boom, match=f"{kind} #{fault.n} failed"):
                 for ev in g.stream(TURN2, c, stream_mode=MODES, durability=durability):
                     events.append(ev)
+            assert fault.after == [], "the saver was called after a call failed"
         else:
             events = list(g.stream(TURN2, c, stream_mode=MODES, durability=durability))
             assert fault.calls["put_writes"] == 0
@@ -238,6 +240,7 @@ async def test_astream_saver_fails_mid_run(storage: str, durability: str, kind: 
             with pytest.raises(Boom, match=f"{kind} #{fault.n} failed"):
                 async for ev in g.astream(TURN2, c, stream_mode=MODES, durability=durability):
                     events.append(ev)
+            assert fault.after == [], "the saver was called after a call failed"
         else:
             events = [ev async for ev in g.astream(TURN2, c, stream_mode=MODES, durability=durability)]
             assert fault.calls["put_writes"] == 0
