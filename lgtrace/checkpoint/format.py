@@ -91,6 +91,12 @@ def push_task_id(checkpoint_id: str, parent_ns: str, step: int, name: str, index
     return task_id(checkpoint_id, ns, str(step), name, PUSH, str(index))
 
 
+def own_namespace(ns: str) -> str:
+    """The namespace of a ``checkpointer=True`` subgraph: its path without task ids
+    (``"sub:<task id>"`` -> ``"sub"``), the same in every run of the thread."""
+    return "|".join(part.split(":")[0] for part in ns.split("|"))
+
+
 def task_path_str(path: Any) -> str:
     """A task path as savers key it (``('__pregel_pull', 'a')`` -> ``'~__pregel_pull, a'``)."""
     if isinstance(path, (tuple, list)):

@@ -363,10 +363,12 @@ class RunSaver:
     def exit_ops(self, failed: bool) -> None:
         """``durability="exit"``: the head checkpoint and the writes against it, queued once
         (by a subgraph only when it failed: its parent's step is saved otherwise)."""
-        if self.durability != "exit" or self.head_id is None or (self.run.parent is not None and not failed):
+        run = self.run
+        if self.durability != "exit" or self.head_id is None:
+            return
+        if run.parent is not None and not failed and run.graph.checkpointer is not True:
             return
         self.durability = "sync"
-        run = self.run
         checkpoint = make_checkpoint(
             run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
         )

@@ -20,6 +20,7 @@ from lgtrace.checkpoint.format import (
     Book,
     make_checkpoint,
     new_checkpoint_id,
+    own_namespace,
     restore,
     result_of,
     task_path_str,
@@ -59,17 +60,18 @@ def graph_for(graph: CompiledStateGraph, config: Any) -> CompiledStateGraph:
 
 
 def thread_config(graph: CompiledStateGraph, config: Any) -> dict[str, Any]:
-    """``{"configurable": {thread_id, checkpoint_ns[, checkpoint_id]}}`` from a user config."""
+    """``{"configurable": {thread_id, checkpoint_ns[, checkpoint_id]}}`` from a user config
+    (the namespace of a ``checkpointer=True`` subgraph it addresses without task ids)."""
     configurable = dict((config or {}).get("configurable") or {})
     if configurable.get("thread_id") is None:
         raise ValueError(
             "Checkpointer requires one or more of the following 'configurable' keys: thread_id, "
             f"checkpoint_ns, checkpoint_id (graph {graph.name!r})"
         )
-    out = {
-        "thread_id": str(configurable["thread_id"]),
-        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-    }
+    ns = configurable.get("checkpoint_ns", "")
+    if ns and graph_for(graph, config).checkpointer is True:
+        ns = own_namespace(ns)
+    out = {"thread_id": str(configurable["thread_id"]), "checkpoint_ns": ns}
     if configurable.get("checkpoint_id"):
         out["checkpoint_id"] = configurable["checkpoint_id"]
     return {"configurable": out}

@@ -424,12 +424,7 @@ class StateGraph:
                 raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
         if store is not None and not isinstance(store, BaseStore):
             raise TypeError(f"compile(store=...) takes a LangGraph BaseStore, got {type(store).__name__}")
-        if checkpointer is True:
-            raise NotImplementedError(
-                "compile(checkpointer=True) (a subgraph keeping its own state across parent runs) "
-                "is not supported by lgtrace yet; use None to share the parent's thread"
-            )
-        if checkpointer not in (None, False) and not (
+        if checkpointer not in (None, False, True) and not (
             hasattr(checkpointer, "get_tuple") and hasattr(checkpointer, "put")
         ):
             raise TypeError(

@@ -112,8 +112,11 @@ class _Driver:
             run.scope.typed_values = self.version == "v2"
             run.scope.durability = check_durability(self.durability)
         saver = self.graph.checkpointer
-        if saver is None and parent is not None:
-            saver = parent.checkpointer  # a subgraph keeps its checkpoints in its parent's thread
+        if saver is None or saver is True:
+            if parent is None and saver is True:
+                raise RuntimeError("checkpointer=True cannot be used for root graphs.")
+            # a subgraph keeps its checkpoints in its parent's thread
+            saver = parent.checkpointer if parent is not None else None
         if saver is not None and saver is not False:
             run.scope.checkpointer = saver
             run.saver = RunSaver(saver, run, run.scope.durability)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lgtrace.checkpoint.format import pull_task_id, push_task_id
+from lgtrace.checkpoint.format import own_namespace, pull_task_id, push_task_id
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
@@ -156,6 +156,8 @@ class GraphRun:
         self.local_modes = local_modes
         if parent is not None:
             self.ns_str: str = configurable.get("checkpoint_ns", "")
+            if graph.checkpointer is True:  # one history per thread: the namespace without task ids
+                self.ns_str = own_namespace(self.ns_str)
             self.ns: tuple[str, ...] = tuple(self.ns_str.split(NS_SEP)) if self.ns_str else ()
             self.forward_modes = parent.subgraph_modes
             seed = uuid.uuid5(parent.seed, self.ns_str)

@@ -486,3 +486,34 @@ def test_bulk_update_state_needs_as_node_for_several_updates():
         _end(rt, g, saver)
 
     compare(scenario)
+
+
+def _own_history_subgraph(m, checkpointer):
+    """A subgraph compiled with checkpointer=True: one history per thread under the namespace 'sub'."""
+    from .graphs import Log
+
+    sub = m.StateGraph(Log)
+    sub.add_node("s1", lambda s: {"log": [f"s1:{len(s['log'])}"]})
+    sub.add_edge(m.START, "s1")
+    b = m.StateGraph(Log)
+    b.add_node("sub", sub.compile(checkpointer=True))
+    b.add_edge(m.START, "sub")
+    return b.compile(checkpointer=checkpointer)
+
+
+@pytest.mark.parametrize("durability", ["sync", "exit"])
+def test_subgraph_with_its_own_history(durability):
+    def scenario(rt: Rt) -> None:
+        saver = rt.saver()
+        rt.durability = durability
+        g = _own_history_subgraph(rt.m, saver)
+        for turn in range(2):
+            rt.stream(
+                f"turn {turn}", g, {"log": [f"t{turn}"]}, cfg("t1"), stream_mode=ALL_MODES, subgraphs=True
+            )
+        rt.state("get_state(subgraphs=True)", g, cfg("t1"), subgraphs=True)
+        sub_cfg = {"configurable": {"thread_id": "t1", "checkpoint_ns": "sub"}}
+        rt.history("the subgraph's own history", g, sub_cfg)
+        _end(rt, g, saver)
+
+    compare(scenario)
