@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class GraphRecursionError(RecursionError):
     """The run took more supersteps than ``recursion_limit`` allows.
@@ -21,8 +24,31 @@ class EmptyInputError(Exception):
     """A graph was given no input."""
 
 
-class GraphInterrupt(Exception):
-    """Reserved for human-in-the-loop interrupts (not supported yet)."""
+class GraphBubbleUp(Exception):
+    """Base of the exceptions a graph uses to stop a task without failing it."""
+
+
+class GraphInterrupt(GraphBubbleUp):
+    """A task stopped at ``interrupt()`` (or a graph at ``interrupt_before``/``after``).
+
+    ``args[0]`` is the tuple of ``Interrupt``s. Raised inside the task; the graph that runs it
+    saves the interrupt and ends the run normally (a subgraph re-raises it to its parent)."""
+
+    def __init__(self, interrupts: Sequence[Any] = ()) -> None:
+        super().__init__(tuple(interrupts))
+
+    @property
+    def interrupts(self) -> tuple[Any, ...]:
+        return self.args[0] if self.args else ()
+
+
+class NodeInterrupt(GraphInterrupt):
+    """Deprecated in LangGraph: raise ``interrupt(value)`` instead. Interrupts the node with ``value``."""
+
+    def __init__(self, value: Any, id: str | None = None) -> None:
+        from lgtrace.types import Interrupt
+
+        super().__init__([Interrupt(value=value) if id is None else Interrupt(value=value, id=id)])
 
 
 class ParentCommand(Exception):
@@ -45,9 +71,11 @@ class RunCancelled(BaseException):
 
 __all__ = [
     "EmptyInputError",
+    "GraphBubbleUp",
     "GraphInterrupt",
     "GraphRecursionError",
     "InvalidUpdateError",
+    "NodeInterrupt",
     "ParentCommand",
     "RunCancelled",
 ]

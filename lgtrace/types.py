@@ -38,6 +38,37 @@ class Send:
         return isinstance(value, Send) and self.node == value.node and self.arg == value.arg
 
 
+_DEFAULT_INTERRUPT_ID = "placeholder-id"
+
+
+@dataclass(init=False, slots=True)
+class Interrupt:
+    """What ``interrupt(value)`` raised: the ``value`` shown to the human, and the ``id`` a
+    ``Command(resume={id: answer})`` answers it by (derived from the task's namespace, as LangGraph does)."""
+
+    value: Any
+    id: str
+    response_schema: Any = None
+
+    def __init__(self, value: Any, id: str = _DEFAULT_INTERRUPT_ID, *, response_schema: Any = None) -> None:
+        self.value = value
+        self.id = id
+        self.response_schema = response_schema
+
+
+def interrupt(value: Any, *, response_schema: Any = None) -> Any:
+    """Pause the graph at this point of the node and show ``value`` to the human.
+
+    The first time, the node stops here (``GraphInterrupt``), the interrupt is saved with the
+    thread and the run ends normally. When the thread is resumed with
+    ``Command(resume=answer)``, the node runs again from its first line and this call returns
+    ``answer``; a node may call ``interrupt()`` several times (each resume answers the next).
+    Needs a checkpointer to be resumed."""
+    from lgtrace.runtime.interrupts import interrupt as _interrupt
+
+    return _interrupt(value, response_schema)
+
+
 class PregelTask(NamedTuple):
     """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
 
@@ -104,4 +135,14 @@ class GraphOutput(Generic[OutputT]):
     interrupts: tuple[Any, ...] = ()
 
 
-__all__ = ["Command", "GraphOutput", "PregelTask", "Send", "StateSnapshot", "StreamMode", "StreamWriter"]
+__all__ = [
+    "Command",
+    "GraphOutput",
+    "Interrupt",
+    "PregelTask",
+    "Send",
+    "StateSnapshot",
+    "StreamMode",
+    "StreamWriter",
+    "interrupt",
+]

@@ -17,13 +17,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from xxhash import xxh3_128_hexdigest
 
 from lgtrace.constants import PULL, PUSH, START
-from lgtrace.types import Send
+from lgtrace.types import Interrupt, Send
 
 if TYPE_CHECKING:
     from lgtrace.runtime.compiled import CompiledStateGraph
@@ -123,6 +124,40 @@ class _WireSend:
 
 _WireSend.__module__ = "langgraph.types"
 _WireSend.__name__ = _WireSend.__qualname__ = "Send"
+
+
+@dataclass(slots=True)
+class _WireInterrupt:
+    """An ``Interrupt`` as LangGraph's serializer writes LangGraph's own."""
+
+    value: Any
+    id: str
+    response_schema: Any = None
+
+
+_WireInterrupt.__module__ = "langgraph.types"
+_WireInterrupt.__name__ = _WireInterrupt.__qualname__ = "Interrupt"
+
+
+def interrupts_to_wire(interrupts: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(_WireInterrupt(i.value, i.id, i.response_schema) for i in interrupts)
+
+
+def interrupt_from_wire(value: Any) -> Interrupt:
+    """A saved interrupt as lgtrace's ``Interrupt``: LangGraph's or lgtrace's, or the field dict a
+    serializer returns when it cannot import LangGraph."""
+    if isinstance(value, Interrupt):
+        return value
+    if isinstance(value, dict):
+        return Interrupt(
+            value.get("value"), value.get("id", ""), response_schema=value.get("response_schema")
+        )
+    return Interrupt(value.value, value.id, response_schema=getattr(value, "response_schema", None))
+
+
+def interrupts_from_wire(value: Any) -> tuple[Interrupt, ...]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return tuple(interrupt_from_wire(i) for i in items)
 
 
 def to_wire(send: Send) -> Any:

@@ -29,15 +29,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from lgtrace.checkpoint.format import (
+    BRANCH_PREFIX,
     ERROR,
     INPUT,
     INTERRUPT,
     NO_WRITES,
     NULL_TASK_ID,
     RESUME,
+    SPECIAL_WRITES,
+    TASKS,
     Before,
     Book,
     IncompatibleCheckpoint,
+    interrupts_from_wire,
+    interrupts_to_wire,
     load_writes,
     make_checkpoint,
     new_checkpoint_id,
@@ -46,12 +51,17 @@ from lgtrace.checkpoint.format import (
     result_of,
     task_path_str,
     task_writes,
+    to_wire,
 )
 from lgtrace.constants import PUSH, START
-from lgtrace.errors import EmptyInputError, ParentCommand
+from lgtrace.errors import EmptyInputError, GraphInterrupt, InvalidUpdateError, ParentCommand
+from lgtrace.graph.schema import is_schema_instance, object_to_update
+from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, is_resume_map
+from lgtrace.runtime.run import Task
+from lgtrace.types import Command, Send
 
 if TYPE_CHECKING:
-    from lgtrace.runtime.run import GraphRun, Task
+    from lgtrace.runtime.run import GraphRun
 
 DURABILITIES = ("sync", "async", "exit")
 MAX_QUEUED_PUTS = 4
@@ -195,11 +205,94 @@ class RunSaver:
         parent = run.parent
         if value is not None and parent is not None and parent.resuming and saved is not None:
             value = None  # a subgraph whose parent resumes a step resumes its own run
+        if isinstance(value, Command):
+            self._command(value)
+            value = None
         if value is None:
             if saved is None or not self.book.versions:
                 raise EmptyInputError(f"Received no input for {START}")
             return self._continue(start_input)
         return self._input(value)
+
+    def _command(self, cmd: Command) -> None:
+        """``Command`` input: its ``goto``, ``resume`` and ``update`` saved as writes of no task
+        (applied before the next step), or a resume map handed to the run's interrupts."""
+        run = self.run
+        graph = run.graph
+        if cmd.graph is not None:
+            raise InvalidUpdateError(
+                f"Command(graph={cmd.graph!r}) as input: graph {graph.name!r} has no parent"
+            )
+        writes: list[tuple[str, Any]] = []
+        gotos = cmd.goto if isinstance(cmd.goto, (list, tuple)) else [cmd.goto] if cmd.goto else []
+        for dest in gotos:
+            node = dest.node if isinstance(dest, Send) else dest
+            if node not in graph.nodes:
+                raise InvalidUpdateError(
+                    f"Command(goto=...) input leads to {node!r}, which is not a node of graph {graph.name!r} "
+                    f"(nodes: {sorted(graph.nodes)})"
+                )
+            writes.append((TASKS, to_wire(dest)) if isinstance(dest, Send) else (BRANCH_PREFIX + dest, START))
+        resume = cmd.resume
+        if resume is not None:
+            if is_resume_map(resume):
+                run.scope.resume_map = dict(resume)
+            else:
+                if len(self.pending_interrupts()) > 1:
+                    raise RuntimeError(
+                        "When there are multiple pending interrupts, you must specify the interrupt id when "
+                        "resuming. Docs: https://docs.langchain.com/oss/python/langgraph/interrupts"
+                        "#handling-multiple-interrupts."
+                    )
+                writes.append((RESUME, resume))
+        if cmd.update:
+            writes.extend(self._update_pairs(cmd.update))
+        if not writes:
+            if run.scope.resume_map is None:
+                raise EmptyInputError("Received empty Command input")
+            return
+        # writes of no task add up; a newer answer replaces an older one, and goes last
+        kept = [w for w in self.pending if not (w[0] == NULL_TASK_ID and w[1] in SPECIAL_WRITES)]
+        writes.sort(key=lambda w: w[0] in SPECIAL_WRITES)
+        self.pending = [*kept, *((NULL_TASK_ID, c, v) for c, v in writes)]
+        if self.durability != "exit":
+            null_writes = [(c, v) for tid, c, v in self.pending if tid == NULL_TASK_ID]
+            self.ops.put_writes(self._saver_config(self.head_id), null_writes, NULL_TASK_ID, "")
+
+    def _update_pairs(self, update: Any) -> list[tuple[str, Any]]:
+        graph = self.run.graph
+        if isinstance(update, dict):
+            pairs = list(update.items())
+        elif is_schema_instance(update):
+            pairs = list(object_to_update(update, graph.state_keys_ordered).items())
+        else:
+            pairs = list(update)
+        for key, _ in pairs:
+            if key not in graph.channels:
+                raise InvalidUpdateError(
+                    f"Command(update=...) input writes key {key!r}, which is not in the state schema of "
+                    f"graph {graph.name!r} (keys: {sorted(graph.channels)})"
+                )
+        return pairs
+
+    def _apply_null_writes(self) -> None:
+        """Writes of no task (``Command`` input) into the snapshot; an answer to the run's interrupts."""
+        run = self.run
+        writes = [(c, v) for tid, c, v in self.pending if tid == NULL_TASK_ID]
+        for c, v in writes:
+            if c == RESUME:
+                run.scope.answer = PendingAnswer(v)
+        writes = [(c, v) for c, v in writes if c not in SPECIAL_WRITES]
+        if not writes:
+            return
+        task = Task(NULL_TASK_ID, INPUT, run.graph.start_node, (INPUT, 0), (), run.step, None, {})
+        load_writes(task, writes)
+        branches, sends = set(run.branches), list(run.sends)
+        before = Before(run)
+        run.apply([task])  # adds to what is pending rather than starting a step
+        run.branches |= branches
+        run.sends = [*sends, *run.sends]
+        self.book.advance(run.graph, before, [(INPUT, (), writes)])
 
     def _continue(self, start_input: Any) -> Task | None:
         run = self.run
@@ -217,6 +310,7 @@ class RunSaver:
             for task_id, ch, value in self.pending:
                 if task_id != NULL_TASK_ID and ch not in CONTROL_WRITES:
                     self.replay.setdefault(task_id, []).append((ch, value))
+        self._apply_null_writes()
         run.checkpoint_id = self.head_id
         run.step0 = run.step
         run.scope.resuming = not time_travel
@@ -305,9 +399,15 @@ class RunSaver:
             return {"id": t.id, "name": t.name, "error": error, "state": state}
         finished = any(c not in CONTROL_WRITES for c, _ in writes)
         result = result_of(writes, self.run.graph.output_keys) if finished else None
+        shown = tuple(
+            {"value": i.value, "id": i.id, "response_schema": i.response_schema}
+            for c, v in writes
+            if c == INTERRUPT
+            for i in interrupts_from_wire(v)
+        )
         if result:
-            return {"id": t.id, "name": t.name, "result": result, "interrupts": (), "state": state}
-        return {"id": t.id, "name": t.name, "interrupts": (), "state": state}
+            return {"id": t.id, "name": t.name, "result": result, "interrupts": shown, "state": state}
+        return {"id": t.id, "name": t.name, "interrupts": shown, "state": state}
 
     def subgraph_state(self, t: Task) -> dict[str, Any] | None:
         if t.node.subgraph is None:
@@ -315,17 +415,43 @@ class RunSaver:
         ns = f"{self.ns}|{t.name}:{t.id}" if self.ns else f"{t.name}:{t.id}"
         return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns}}
 
+    def answers(self, task_id: str) -> list[Any]:
+        """The answers a task received in earlier runs (its saved ``__resume__`` write)."""
+        for tid, ch, value in self.pending:
+            if tid == task_id and ch == RESUME:
+                return list(value) if isinstance(value, list) else [value]
+        return []
+
+    def pending_interrupts(self) -> list[Any]:
+        """Interrupts of unfinished tasks of the head, still waiting for an answer."""
+        finished = {tid for tid, ch, _ in self.pending if ch not in CONTROL_WRITES}
+        return [
+            i
+            for tid, ch, value in self.pending
+            if ch == INTERRUPT and tid not in finished
+            for i in interrupts_from_wire(value)
+        ]
+
     def task_done(self, task: Task) -> None:
-        """A task ended: its writes (or error) are saved against the head checkpoint."""
-        if isinstance(task.error, ParentCommand):
+        """A task ended: its writes (or error, or interrupt) are saved against the head checkpoint."""
+        error = task.error
+        if isinstance(error, ParentCommand):
             return  # not this graph's to save: the parent applies the command
-        if task.error is not None:
+        scratch = task.config["configurable"].get(SCRATCH_KEY)
+        resumed = [(RESUME, scratch.written)] if scratch is not None and scratch.written else []
+        if isinstance(error, GraphInterrupt):
+            writes = [(INTERRUPT, interrupts_to_wire(error.interrupts)), *resumed] if error.interrupts else []
+            if not writes:
+                return
+        elif error is not None:
             writes = task_writes(self.run.graph, task) if task.collected else []
             writes.append((ERROR, task.error))
         else:
             writes = self.writes[task.id] = task_writes(self.run.graph, task)
             if not writes:
                 writes = [(NO_WRITES, None)]
+            if resumed:
+                writes = [*resumed, *writes]
         self.pending = [w for w in self.pending if w[0] != task.id]
         self.pending.extend((task.id, c, v) for c, v in writes)
         path = self.paths[task.id] = task_path_str(task.path)

@@ -18,6 +18,7 @@ from lgtrace.checkpoint.format import (
     INTERRUPT,
     Before,
     Book,
+    interrupts_from_wire,
     make_checkpoint,
     new_checkpoint_id,
     own_namespace,
@@ -151,7 +152,13 @@ def snapshot(
                 sub = t.node.subgraph
                 state = snapshot(sub, saver, state, saver.get_tuple(state), live=True, subgraphs=True)  # type: ignore[arg-type]
         result = result_of(writes, graph.state_keys_ordered) if done else None
-        entries.append(PregelTask(t.id, t.name, t.path, error, (), state, result))
+        # a record of the step lists every interrupt the task raised; the live head, those still waiting
+        asked = (
+            ()
+            if live and done
+            else tuple(i for c, v in writes if c == INTERRUPT for i in interrupts_from_wire(v))
+        )
+        entries.append(PregelTask(t.id, t.name, t.path, error, asked, state, result))
         if done:
             finished.append(t)
     if live and finished:
@@ -169,7 +176,7 @@ def snapshot(
         created_at=saved.checkpoint["ts"],
         parent_config=_with_map(saved.parent_config, saved.metadata),
         tasks=tuple(entries),
-        interrupts=(),
+        interrupts=tuple(i for task in entries for i in task.interrupts),
     )
 
 

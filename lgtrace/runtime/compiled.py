@@ -226,7 +226,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         driver = SyncDriver(self, input, check_config(config), (), False, version, durability)
         for _ in driver.events(None):
             pass
-        return self._final(driver.run.output(), version)  # type: ignore[union-attr]
+        return self._final(driver.run, version)
 
     async def ainvoke(
         self,
@@ -250,7 +250,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         driver = AsyncDriver(self, input, check_config(config), (), False, version, durability)
         async for _ in driver.events(None):
             pass
-        return self._final(driver.run.output(), version)  # type: ignore[union-attr]
+        return self._final(driver.run, version)
 
     # batch: each config is checked before langchain-core's get_config_list copies it
     # (LangGraph fails there with AttributeError, or hangs in abatch on max_concurrency=0)
@@ -369,11 +369,17 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
         return await state.abulk_update_state(self, config, supersteps)  # type: ignore[return-value]
 
-    def _final(self, output: dict[str, Any], version: str) -> Any:
+    def _final(self, run: Any, version: str) -> Any:
+        """``invoke``'s result: the output state (v1: with pending interrupts under
+        ``__interrupt__``), or a ``GraphOutput`` (v2)."""
+        output = run.output()
+        interrupts = run.interrupts
         if version != "v2":
+            if interrupts:
+                output["__interrupt__"] = list(interrupts)
             return output
         value = self.output_cls(**output) if self.output_kind != "dict" else output
-        return GraphOutput(value=value, interrupts=())
+        return GraphOutput(value=value, interrupts=interrupts)
 
     def typed_state(self, values: dict[str, Any]) -> Any:
         """The state as an instance of its schema class (what v2 ``values`` parts carry)."""

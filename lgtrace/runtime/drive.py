@@ -27,7 +27,7 @@ from langchain_core.runnables.config import ensure_config, var_child_runnable_co
 
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
-from lgtrace.errors import ParentCommand, RunCancelled
+from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
 from lgtrace.runtime.run import GRAPH_RUNS, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
@@ -313,7 +313,8 @@ class _Step:
 
 
 def _failed(task: Task) -> bool:
-    return task.error is not None and not isinstance(task.error, ParentCommand)
+    """A task error that fails its step (a ``Command`` to the parent or an interrupt does not)."""
+    return task.error is not None and not isinstance(task.error, (ParentCommand, GraphBubbleUp))
 
 
 _AHEAD_DONE = object()
@@ -361,11 +362,15 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> No
             saver.task_done(inline)
         if inline.error is not None:
             run.emit_task_result(inline)
+            if isinstance(inline.error, GraphInterrupt):
+                _interrupted(run, tasks)
             raise inline.error
     else:
         for t in tasks:
             if isinstance(t.error, ParentCommand):
                 raise t.error
+        if any(isinstance(t.error, GraphInterrupt) for t in tasks):
+            _interrupted(run, tasks)
     before = Before(run) if saver is not None else None
     changed = run.apply(tasks)
     if inline is not None:
@@ -374,6 +379,17 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> No
         saver.step_done(tasks, before)  # type: ignore[arg-type]
     if changed:
         run.emit_values()
+
+
+def _interrupted(run: GraphRun, tasks: list[Task]) -> None:
+    """A step with tasks stopped at ``interrupt()``: nothing is applied or saved as a step (the
+    interrupts and the other tasks' writes wait with the thread); the state with the finished
+    tasks' writes is streamed once more, and the run ends with the interrupts."""
+    interrupts = tuple(i for t in tasks if isinstance(t.error, GraphInterrupt) for i in t.error.interrupts)
+    done = [t for t in tasks if t.error is None and t.writes]
+    if done and run.apply(done):
+        run.emit_values()
+    raise GraphInterrupt(interrupts)
 
 
 def _apply_start(run: GraphRun, start: Task) -> None:
@@ -480,6 +496,17 @@ class SyncDriver(_Driver):
             if saver is not None:
                 saver.close(wait=False)
             raise
+        except GraphInterrupt as exc:
+            # the run stops at an interrupt: not an error (a subgraph hands it to its parent's task)
+            if saver is not None:
+                saver.close(failed=run.parent is not None)
+            if run.parent is not None:
+                outcome = exc
+                raise
+            run.interrupts = exc.interrupts
+            for item in channel.drain():
+                if shaper is not None:
+                    yield shaper(*item)
         except BaseException as exc:
             # deliver what was produced before the failure (after stopping the rest), then raise
             outcome, tail = _after_error(exc, channel)
@@ -626,6 +653,16 @@ class AsyncDriver(_Driver):
             if saver is not None:
                 await saver.aclose(wait=False)
             raise
+        except GraphInterrupt as exc:
+            if saver is not None:
+                await saver.aclose(failed=run.parent is not None)
+            if run.parent is not None:
+                outcome = exc
+                raise
+            run.interrupts = exc.interrupts
+            for item in channel.drain():
+                if shaper is not None:
+                    yield shaper(*item)
         except BaseException as exc:
             outcome, tail = _after_error(exc, channel)
             await self._shutdown(run, running, stop=True)

@@ -19,14 +19,17 @@ from lgtrace.checkpoint.format import own_namespace, pull_task_id, push_task_id
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
+    GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
     ParentCommand,
     RunCancelled,
 )
 from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
+from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, Scratch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import user_tags
+from lgtrace.stream.output import InterruptedValues
 from lgtrace.types import Command, Send
 
 if TYPE_CHECKING:
@@ -40,8 +43,14 @@ GRAPH_RUNS: dict[uuid.UUID, str] = {}
 
 Lets a callback handler tell a graph's own run from any other chain run."""
 
+INTERRUPT_KEY = "__interrupt__"
+"""Where ``updates``/``values`` events and ``invoke`` output show pending interrupts."""
+
 SCOPE_KEY = "__lgtrace_scope"
 """Key in ``config["configurable"]`` under which a task hands its run's ``Scope`` down."""
+
+_TASK_KEYS = frozenset({SCOPE_KEY, SCRATCH_KEY})
+"""``configurable`` keys that belong to one task: a nested run does not pass them on."""
 
 _PUSH_TRIGGERS = (PUSH,)
 _RUNTIME_METADATA = frozenset(
@@ -107,6 +116,10 @@ class Scope:
     durability: str = "async"
     resuming: bool = False
     """The run's first step continues a saved step: its subgraphs continue theirs."""
+    answer: PendingAnswer = field(default_factory=PendingAnswer)
+    """``Command(resume=value)``: the answer the first interrupt without one takes (shared with subgraphs)."""
+    resume_map: dict[str, Any] | None = None
+    """``Command(resume={interrupt_id: value})`` (shared with subgraphs)."""
     typed_values: bool = False
     """``values`` events carry schema instances (dataclass / Pydantic), as in v2 output."""
 
@@ -150,7 +163,7 @@ class GraphRun:
         self.graph = graph
         self.config = config
         configurable = config.get("configurable") or {}
-        self.configurable = {k: v for k, v in configurable.items() if k != SCOPE_KEY}
+        self.configurable = {k: v for k, v in configurable.items() if k not in _TASK_KEYS}
         self.parent = parent
         self.channel = channel
         self.local_modes = local_modes
@@ -164,6 +177,8 @@ class GraphRun:
             self.scope = Scope(parent.root, parent.subgraph_modes, StopFlag(parent.cancel), seed)
             self.scope.typed_values = parent.typed_values
             self.scope.durability = parent.durability
+            self.scope.answer = parent.answer
+            self.scope.resume_map = parent.resume_map
             self.scope.store = graph.store if graph.store is not None else parent.store
         else:
             self.ns_str, self.ns = "", ()
@@ -187,6 +202,8 @@ class GraphRun:
         self.sends: list[Send] = []
         self.run_manager: Any = None
         self.saver: RunSaver | None = None
+        self.interrupts: tuple[Any, ...] = ()
+        """What the run stopped at (``interrupt()``, ``interrupt_before``/``after``), if it did."""
         self.metadata: dict[str, Any] = dict(config.get("metadata") or {})
         self.tags: list[str] = list(config.get("tags") or [])
 
@@ -248,6 +265,9 @@ class GraphRun:
         if isinstance(t.error, ParentCommand):
             return  # not a result of this graph: the parent applies the command
         emit = self.emit if local is None else functools.partial(self._emit_into, local)
+        if isinstance(t.error, GraphInterrupt):
+            self._emit_interrupt(t, t.error.interrupts, emit)
+            return
         wrote = t.error is None or t.collected
         if wrote and "updates" in self.modes:
             emit("updates", {t.name: t.update})
@@ -260,6 +280,33 @@ class GraphRun:
                 emit(
                     "debug", {"step": t.step, "timestamp": _now(), "type": "task_result", "payload": payload}
                 )
+
+    def _emit_interrupt(self, t: Task, interrupts: tuple[Any, ...], emit: Any) -> None:
+        """A task that stopped at ``interrupt()``: ``{"__interrupt__": ...}`` in ``updates``, the
+        state with them in ``values``, its result with them in ``tasks``/``debug``."""
+        modes = self.modes
+        if "updates" in modes:
+            emit("updates", {INTERRUPT_KEY: interrupts})
+        if "values" in modes:
+            emit("values", self.values_with(interrupts))
+        wants_debug = "debug" in modes
+        if wants_debug or "tasks" in modes:
+            shown = [{"id": i.id, "value": i.value, "response_schema": i.response_schema} for i in interrupts]
+            payload = {"id": t.id, "name": t.name, "error": None, "result": {}, "interrupts": shown}
+            emit("tasks", payload)
+            if wants_debug:
+                emit(
+                    "debug", {"step": t.step, "timestamp": _now(), "type": "task_result", "payload": payload}
+                )
+
+    def values_with(self, interrupts: tuple[Any, ...]) -> Any:
+        """The state and pending interrupts, as a ``values`` event shows them."""
+        values = self.values
+        state = {k: values[k] for k in self.graph.state_keys_ordered if k in values}
+        if self.scope.typed_values:
+            return InterruptedValues(self.graph.typed_state(state), interrupts)
+        state[INTERRUPT_KEY] = interrupts
+        return state
 
     def _emit_into(self, local: list[Any], mode: str, payload: Any) -> None:
         if mode in self.local_modes:
@@ -285,6 +332,13 @@ class GraphRun:
         graph = self.graph
         if value is None:
             raise EmptyInputError(f"Graph {graph.name!r} received no input (None); pass a dict of state keys")
+        if isinstance(value, Command):
+            raise RuntimeError(
+                f"Cannot use Command(resume=...) without checkpointer: graph {graph.name!r} has no saved "
+                "thread to resume. Compile it with checkpointer=... (e.g. InMemorySaver()) and pass "
+                "config={'configurable': {'thread_id': ...}} to the run that is interrupted and to the one "
+                "that resumes it."
+            )
         update = graph.coerce_input(value, strict=self.parent is None)
         path = (PULL, START)
         step = self.step
@@ -372,6 +426,10 @@ class GraphRun:
         }
         configurable = {**self.configurable, "checkpoint_ns": task_ns, SCOPE_KEY: self.scope}
         if self.checkpoint_id is not None:
+            if self.saver is not None:
+                scope = self.scope
+                answers = self.saver.answers(task_id)
+                configurable[SCRATCH_KEY] = Scratch(task_ns, answers, scope.answer, scope.resume_map)
             # what a nested graph needs to find its own checkpoints (not its parent's)
             configurable["checkpoint_id"] = None
             configurable["checkpoint_map"] = {

@@ -9,7 +9,7 @@ version="v2"         -> {"type": mode, "ns": namespace, "data": payload} (+ "int
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from lgtrace.constants import STREAM_MODES
 
@@ -37,11 +37,21 @@ def normalize_modes(stream_mode: Any, default: str) -> tuple[tuple[str, ...], bo
     return tuple(dict.fromkeys(modes)), as_list
 
 
+class InterruptedValues(NamedTuple):
+    """A ``values`` event of a v2 stream at an interrupt: the state and the interrupts apart
+    (v1 streams put them in the state dict under ``__interrupt__``)."""
+
+    state: Any
+    interrupts: tuple[Any, ...]
+
+
 def make_shaper(as_list: bool, subgraphs: bool, version: str) -> Shaper:
     if version == "v2":
 
         def part(ns: tuple[str, ...], mode: str, payload: Any) -> dict[str, Any]:
             if mode == "values":  # state snapshots carry the step's interrupts (none without them)
+                if type(payload) is InterruptedValues:
+                    return {"type": mode, "ns": ns, "data": payload.state, "interrupts": payload.interrupts}
                 return {"type": mode, "ns": ns, "data": payload, "interrupts": ()}
             return {"type": mode, "ns": ns, "data": payload}
 

@@ -1,0 +1,98 @@
+"""Interrupts: ``interrupt()`` inside a task, and the answers a resumed run gives it.
+
+A task that may be resumed gets a ``Scratch`` in its config: the answers it already
+received (saved as its ``__resume__`` write), a counter of its ``interrupt()`` calls,
+and the run's pending answer (``Command(resume=value)``, taken by the first call that
+has none) or the answer addressed to its next interrupt id (``Command(resume={id: value})``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from xxhash import xxh3_128_hexdigest
+
+from lgtrace.config import get_config
+from lgtrace.errors import GraphInterrupt
+from lgtrace.types import Interrupt
+
+SCRATCH_KEY = "__lgtrace_scratch"
+"""Key in a task's ``configurable`` under which its ``Scratch`` is."""
+
+MISSING: Any = object()
+
+
+def interrupt_id(ns: str, answered: int) -> str:
+    """LangGraph's interrupt id: xxh3-128 of the task's namespace, and of how many answers the
+    task already has when there are some (so a node's second interrupt has an id of its own)."""
+    return xxh3_128_hexdigest((f"{ns}|{answered}" if answered else ns).encode())
+
+
+def is_resume_map(resume: Any) -> bool:
+    """``Command(resume={interrupt_id: value, ...})``: every key is an interrupt id."""
+    return isinstance(resume, dict) and all(
+        isinstance(k, str) and len(k) == 32 and all(c in "0123456789abcdef" for c in k) for k in resume
+    )
+
+
+class PendingAnswer:
+    """The run's one answer to whichever interrupt asks first (``Command(resume=value)``),
+    shared with the run's subgraphs."""
+
+    __slots__ = ("_lock", "value")
+
+    def __init__(self, value: Any = MISSING) -> None:
+        self.value = value
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        with self._lock:
+            value, self.value = self.value, MISSING
+        return value
+
+
+class Scratch:
+    """One task's interrupt state."""
+
+    __slots__ = ("answer", "answers", "calls", "lock", "ns", "written")
+
+    def __init__(self, ns: str, answers: list[Any], answer: PendingAnswer, resume_map: dict[str, Any] | None):
+        self.ns = ns
+        self.answers = answers
+        if resume_map:
+            next_id = interrupt_id(ns, len(answers))
+            if next_id in resume_map:
+                answers.append(resume_map[next_id])
+            elif (first := interrupt_id(ns, 0)) in resume_map and first != next_id:
+                answers.append(resume_map[first])  # how older versions named every interrupt of a task
+        self.answer = answer
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.written: list[Any] | None = None
+        """The answers the task used, saved as its ``__resume__`` write."""
+
+    def next(self, value: Any, response_schema: Any) -> Any:
+        with self.lock:
+            index = self.calls
+            self.calls += 1
+        if index < len(self.answers):
+            self.written = self.answers[: index + 1]
+            return self.answers[index]
+        answer = self.answer.take()
+        if answer is not MISSING:
+            self.answers.append(answer)
+            self.written = list(self.answers)
+            return answer
+        raise GraphInterrupt(
+            (Interrupt(value, interrupt_id(self.ns, len(self.answers)), response_schema=response_schema),)
+        )
+
+
+def interrupt(value: Any, response_schema: Any = None) -> Any:
+    configurable = get_config().get("configurable") or {}
+    scratch: Scratch | None = configurable.get(SCRATCH_KEY)
+    if scratch is None:  # no checkpointer: nothing can answer, the node stops here
+        ns = configurable.get("checkpoint_ns", "")
+        raise GraphInterrupt((Interrupt(value, interrupt_id(ns, 0), response_schema=response_schema),))
+    return scratch.next(value, response_schema)
