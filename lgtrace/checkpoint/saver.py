@@ -438,7 +438,7 @@ class RunSaver:
         if isinstance(error, ParentCommand):
             return  # not this graph's to save: the parent applies the command
         scratch = task.config["configurable"].get(SCRATCH_KEY)
-        resumed = [(RESUME, scratch.written)] if scratch is not None and scratch.written else []
+        resumed = [(RESUME, answers) for answers in scratch.written] if scratch is not None else []
         if isinstance(error, GraphInterrupt):
             writes = [(INTERRUPT, interrupts_to_wire(error.interrupts)), *resumed] if error.interrupts else []
             if not writes:

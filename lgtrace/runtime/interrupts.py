@@ -69,20 +69,20 @@ class Scratch:
         self.answer = answer
         self.calls = 0
         self.lock = threading.Lock()
-        self.written: list[Any] | None = None
-        """The answers the task used, saved as its ``__resume__`` write."""
+        self.written: list[list[Any]] = []
+        """The task's ``__resume__`` writes: the answers used so far, one write per call that got one."""
 
     def next(self, value: Any, response_schema: Any) -> Any:
         with self.lock:
             index = self.calls
             self.calls += 1
         if index < len(self.answers):
-            self.written = self.answers[: index + 1]
+            self.written.append(self.answers[: index + 1])
             return self.answers[index]
         answer = self.answer.take()
         if answer is not MISSING:
             self.answers.append(answer)
-            self.written = list(self.answers)
+            self.written.append(list(self.answers))
             return answer
         raise GraphInterrupt(
             (Interrupt(value, interrupt_id(self.ns, len(self.answers)), response_schema=response_schema),)
