@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,8 @@ from lgtrace.types import Command, Send
 
 if TYPE_CHECKING:
     from lgtrace.runtime.run import GraphRun
+
+log = logging.getLogger("lgtrace.checkpoint")
 
 DURABILITIES = ("sync", "async", "exit")
 MAX_QUEUED_PUTS = 4
@@ -206,6 +209,14 @@ class RunSaver:
         if value is not None and parent is not None and parent.resuming and saved is not None:
             value = None  # a subgraph whose parent resumes a step resumes its own run
         if isinstance(value, Command):
+            if saved is None or not self.book.versions:
+                # as LangGraph: nothing to resume, the Command is the input of a run from the start
+                log.warning(
+                    "Command(resume=...) for thread %r, which has no checkpoint: nothing to resume, the "
+                    "graph runs from its start with the Command as input",
+                    self.thread_id,
+                )
+                return self._input(value)
             self._command(value)
             value = None
         if value is None:
@@ -282,26 +293,18 @@ class RunSaver:
         for c, v in writes:
             if c == RESUME:
                 run.scope.answer = PendingAnswer(v)
-        writes = [(c, v) for c, v in writes if c not in SPECIAL_WRITES]
-        if not writes:
-            return
-        task = Task(NULL_TASK_ID, INPUT, run.graph.start_node, (INPUT, 0), (), run.step, None, {})
-        load_writes(task, writes)
-        branches, sends = set(run.branches), list(run.sends)
-        before = Before(run)
-        run.apply([task])  # adds to what is pending rather than starting a step
-        run.branches |= branches
-        run.sends = [*sends, *run.sends]
-        self.book.advance(run.graph, before, [(INPUT, (), writes)])
+        apply_null_writes(run, self.book, writes)
 
     def _continue(self, start_input: Any) -> Task | None:
         run = self.run
         book = self.book
         time_travel = self.addressed is not None
+        if time_travel:  # an older step runs again: its interrupts ask again
+            self.pending = [w for w in self.pending if w[1] not in (RESUME, INTERRUPT)]
+        self._apply_null_writes()
         # the next step goes past whatever this checkpoint was waiting for
         book.seen[INTERRUPT] = dict(book.versions)
         if time_travel:
-            self.pending = [w for w in self.pending if w[1] not in (RESUME, INTERRUPT)]
             if self.head_metadata.get("source") not in ("update", "fork"):
                 run.step += 1
                 self._checkpoint("fork")
@@ -310,7 +313,6 @@ class RunSaver:
             for task_id, ch, value in self.pending:
                 if task_id != NULL_TASK_ID and ch not in CONTROL_WRITES:
                     self.replay.setdefault(task_id, []).append((ch, value))
-        self._apply_null_writes()
         run.checkpoint_id = self.head_id
         run.step0 = run.step
         run.scope.resuming = not time_travel
@@ -324,7 +326,8 @@ class RunSaver:
         """New input: tasks the head was waiting for are dropped, the input checkpoint saved."""
         run = self.run
         graph = run.graph
-        graph.coerce_input(value, strict=run.parent is None)  # bad input is not saved
+        if not isinstance(value, Command):
+            graph.coerce_input(value, strict=run.parent is None)  # bad input is not saved
         before = Before(run)
         dropped: list[tuple[str, tuple[str, ...], list[Any]]] = []
         if self.head_id is not None:
@@ -531,6 +534,23 @@ class RunSaver:
                 await self.ops.adrain()
         else:
             await self.ops.adrain()
+
+
+def apply_null_writes(run: GraphRun, book: Book | None, writes: list[tuple[str, Any]]) -> None:
+    """Writes of no task (``Command`` input, ``update``/``goto``) into a run's snapshot: they add to
+    what is pending rather than making a step (and bump only the channels they write)."""
+    writes = [(c, v) for c, v in writes if c not in SPECIAL_WRITES]
+    if not writes:
+        return
+    task = Task(NULL_TASK_ID, INPUT, run.graph.start_node, (INPUT, 0), (), run.step, None, {})
+    load_writes(task, writes)
+    branches, sends = set(run.branches), list(run.sends)
+    before = Before(run)
+    run.apply([task])
+    run.branches |= branches
+    run.sends = [*sends, *run.sends]
+    if book is not None:
+        book.advance(run.graph, before, [(INPUT, (), writes)])
 
 
 class _Ops:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lgtrace.checkpoint.format import (
     ERROR,
     INTERRUPT,
+    NULL_TASK_ID,
     Before,
     Book,
     interrupts_from_wire,
@@ -27,7 +28,7 @@ from lgtrace.checkpoint.format import (
     task_path_str,
     task_writes,
 )
-from lgtrace.checkpoint.saver import CONTROL_WRITES
+from lgtrace.checkpoint.saver import CONTROL_WRITES, apply_null_writes
 from lgtrace.constants import PULL, START
 from lgtrace.errors import InvalidUpdateError
 from lgtrace.runtime.run import GraphRun, Task, acall_branch
@@ -134,6 +135,8 @@ def snapshot(
     # LangGraph lists a saved step's pull tasks in the order the graph declares its nodes
     order = {name: i for i, name in enumerate(graph.nodes)}
     tasks = sorted(_next_tasks(run, start_input), key=lambda t: (t.path[0] == PULL, order.get(t.name, -1)))
+    # writes of no task (a Command that resumed the step) show in the values, not in what runs next
+    apply_null_writes(run, None, [(c, v) for tid, c, v in saved.pending_writes or () if tid == NULL_TASK_ID])
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for task_id, ch, value in saved.pending_writes or ():
         by_task.setdefault(task_id, []).append((ch, value))

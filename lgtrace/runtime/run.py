@@ -332,14 +332,6 @@ class GraphRun:
         graph = self.graph
         if value is None:
             raise EmptyInputError(f"Graph {graph.name!r} received no input (None); pass a dict of state keys")
-        if isinstance(value, Command):
-            raise RuntimeError(
-                f"Cannot use Command(resume=...) without checkpointer: graph {graph.name!r} has no saved "
-                "thread to resume. Compile it with checkpointer=... (e.g. InMemorySaver()) and pass "
-                "config={'configurable': {'thread_id': ...}} to the run that is interrupted and to the one "
-                "that resumes it."
-            )
-        update = graph.coerce_input(value, strict=self.parent is None)
         path = (PULL, START)
         step = self.step
         task = Task(
@@ -352,6 +344,17 @@ class GraphRun:
             value,
             self.config,
         )
+        if isinstance(value, Command):
+            if self.saver is None:
+                raise RuntimeError(
+                    "Cannot use Command(resume=...) without checkpointer\n"
+                    f"Graph {graph.name!r} has no saved thread to resume: compile it with "
+                    "checkpointer=... (e.g. InMemorySaver()) and pass config={'configurable': "
+                    "{'thread_id': ...}} to the run that is interrupted and to the one that resumes it."
+                )
+            self.collect(task, value)  # a thread with nothing to resume starts from the Command
+            return task
+        update = graph.coerce_input(value, strict=self.parent is None)
         task.writes = list(update.items())
         return task
 
