@@ -418,6 +418,11 @@ class RunSaver:
         ns = f"{self.ns}|{t.name}:{t.id}" if self.ns else f"{t.name}:{t.id}"
         return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns}}
 
+    def changed_since_interrupt(self) -> bool:
+        """Whether any channel changed since the thread last stopped (or was resumed)."""
+        seen = self.book.seen.get(INTERRUPT, {})
+        return any(ch not in seen or version > seen[ch] for ch, version in self.book.versions.items())
+
     def answers(self, task_id: str) -> list[Any]:
         """The answers a task received in earlier runs (its saved ``__resume__`` write)."""
         for tid, ch, value in self.pending:

@@ -415,11 +415,7 @@ class StateGraph:
         name: str | None = None,
     ) -> Any:
         """Validate the graph and return a runnable ``CompiledStateGraph``."""
-        for label, value in (
-            ("cache", cache),
-            ("interrupt_before", interrupt_before),
-            ("interrupt_after", interrupt_after),
-        ):
+        for label, value in (("cache", cache),):
             if value not in (None, False):
                 raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
         if store is not None and not isinstance(store, BaseStore):
@@ -434,9 +430,12 @@ class StateGraph:
         self._validate(stacklevel=2)
         from lgtrace.runtime.compiled import CompiledStateGraph
 
-        return CompiledStateGraph(
+        graph = CompiledStateGraph(
             self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer, store=store
         )
+        graph.interrupt_before = graph.check_interrupt_nodes(interrupt_before, "interrupt_before")
+        graph.interrupt_after = graph.check_interrupt_nodes(interrupt_after, "interrupt_after")
+        return graph
 
 
 __all__ = ["StateGraph"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -41,6 +41,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.checkpointer = checkpointer
         """A ``BaseCheckpointSaver``; ``None``: a subgraph uses its parent's; ``False``: never persist."""
         self.store = store
+        self.interrupt_before: Any = None
+        self.interrupt_after: Any = None
         self.channels = dict(builder.channels)
         self.state_keys = frozenset(self.channels)
         self.state_keys_ordered = tuple(self.channels)
@@ -157,19 +159,41 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """Validate the stream arguments (clear errors before anything runs) and start a run."""
         modes, as_list = normalize_modes(stream_mode, self.stream_mode)
         shaper = make_shaper(as_list, subgraphs, version)
-        durability = self._durability(kwargs.pop("durability", None))
+        options = self._options(kwargs)
         _reject_unsupported(kwargs)
         config = check_config(config)
-        return driver_cls(self, input, config, modes, subgraphs, version, durability).events(shaper)
+        return driver_cls(self, input, config, modes, subgraphs, version, options).events(shaper)
 
-    def _durability(self, durability: Any) -> Any:
+    def _options(self, kwargs: dict[str, Any]) -> RunOptions:
+        """The per-call options a run takes besides its config (popped from ``kwargs``)."""
         from lgtrace.checkpoint.saver import check_durability
 
+        durability = kwargs.pop("durability", None)
         if durability is not None:
             check_durability(durability)
             if not self.checkpointer:
                 warnings.warn("`durability` has no effect when no checkpointer is present.", stacklevel=4)
-        return durability
+        before = kwargs.pop("interrupt_before", None)
+        after = kwargs.pop("interrupt_after", None)
+        return RunOptions(
+            durability,
+            self.interrupt_before
+            if before is None
+            else self.check_interrupt_nodes(before, "interrupt_before"),
+            self.interrupt_after if after is None else self.check_interrupt_nodes(after, "interrupt_after"),
+        )
+
+    def check_interrupt_nodes(self, nodes: Any, label: str) -> Any:
+        """``"*"`` or a tuple of node names (an unknown name is an error naming it)."""
+        if nodes is None or nodes == "*":
+            return nodes
+        names = (nodes,) if isinstance(nodes, str) else tuple(nodes)
+        for name in names:
+            if name not in self.nodes:
+                raise ValueError(
+                    f"{label}: {name!r} is not a node of graph {self.name!r} (nodes: {sorted(self.nodes)})"
+                )
+        return names
 
     def stream(
         self,
@@ -220,10 +244,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
         if stream_mode != "values":
             return list(self.stream(input, config, stream_mode=stream_mode, version=version, **kwargs))
-        durability = self._durability(kwargs.pop("durability", None))
+        options = self._options(kwargs)
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)  # validates the version
-        driver = SyncDriver(self, input, check_config(config), (), False, version, durability)
+        driver = SyncDriver(self, input, check_config(config), (), False, version, options)
         for _ in driver.events(None):
             pass
         return self._final(driver.run, version)
@@ -244,10 +268,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 c
                 async for c in self.astream(input, config, stream_mode=stream_mode, version=version, **kwargs)
             ]
-        durability = self._durability(kwargs.pop("durability", None))
+        options = self._options(kwargs)
         _reject_unsupported({k: v for k, v in kwargs.items() if k not in ("subgraphs", "debug")})
         make_shaper(False, False, version)
-        driver = AsyncDriver(self, input, check_config(config), (), False, version, durability)
+        driver = AsyncDriver(self, input, check_config(config), (), False, version, options)
         async for _ in driver.events(None):
             pass
         return self._final(driver.run, version)
@@ -389,7 +413,15 @@ class CompiledStateGraph(Runnable[Any, Any]):
         return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"
 
 
-_UNSUPPORTED = ("interrupt_before", "interrupt_after", "checkpoint_during", "context")
+_UNSUPPORTED = ("checkpoint_during", "context")
+
+
+class RunOptions(NamedTuple):
+    """Per-call options of a run: ``durability``, ``interrupt_before``, ``interrupt_after``."""
+
+    durability: str | None = None
+    interrupt_before: Any = None
+    interrupt_after: Any = None
 
 
 def _reject_unsupported(kwargs: dict[str, Any]) -> None:

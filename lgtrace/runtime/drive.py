@@ -28,7 +28,7 @@ from langchain_core.runnables.config import ensure_config, var_child_runnable_co
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
-from lgtrace.runtime.run import GRAPH_RUNS, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
+from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
@@ -84,10 +84,12 @@ class _Driver:
         modes: tuple[str, ...],
         subgraphs: bool,
         version: str = "v1",
-        durability: str | None = None,
+        options: Any = None,
     ) -> None:
         self.graph = graph
-        self.durability = durability
+        if options is None:  # a nested graph run as a node: its own compile-time options
+            options = (None, graph.interrupt_before, graph.interrupt_after)
+        self.durability, self.interrupt_before, self.interrupt_after = options
         self.input = input
         self.config = config
         self.modes = frozenset(modes)
@@ -392,6 +394,29 @@ def _interrupted(run: GraphRun, tasks: list[Task]) -> None:
     raise GraphInterrupt(interrupts)
 
 
+def _should_interrupt(run: GraphRun, nodes: Any, tasks: list[Task]) -> bool:
+    """``interrupt_before``/``after``: one of ``nodes`` (or any, ``"*"``) is among ``tasks`` and the
+    state changed since the thread last stopped (so continuing past a stop does not stop again)."""
+    if not nodes or (run.saver is not None and not run.saver.changed_since_interrupt()):
+        return False
+    return nodes == "*" or any(t.name in nodes for t in tasks)
+
+
+def _interrupt_after(run: GraphRun) -> None:
+    """Stop after a step: the checkpoint of the step that would run next is streamed first."""
+    if run.saver is not None:
+        run.saver.emit_checkpoint(run.plan())
+    raise GraphInterrupt(())
+
+
+def _stopped_at(run: GraphRun, exc: GraphInterrupt) -> None:
+    """The top-level run ended at an interrupt: not an error; a stop before/after a node shows as
+    an empty ``__interrupt__`` update."""
+    run.interrupts = exc.interrupts
+    if not exc.interrupts and "updates" in run.modes:
+        run.emit("updates", {INTERRUPT_KEY: ()})
+
+
 def _apply_start(run: GraphRun, start: Task) -> None:
     """The input's writes (the hidden ``__start__`` task: no task events of its own)."""
     saver = run.saver
@@ -465,6 +490,8 @@ class SyncDriver(_Driver):
                     saver.emit_checkpoint(tasks)
                 if not tasks:
                     break
+                if _should_interrupt(run, self.interrupt_before, tasks):
+                    raise GraphInterrupt(())
                 run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
                 inline = todo[0] if len(todo) == 1 and not self.live else None
@@ -486,6 +513,8 @@ class SyncDriver(_Driver):
                 _finish_step(run, tasks, inline=inline)
                 if saver is not None:
                     saver.ops.step_end()
+                if _should_interrupt(run, self.interrupt_after, tasks):
+                    _interrupt_after(run)
             if saver is not None:
                 saver.close()
                 for item in channel.drain():  # the last checkpoint
@@ -503,7 +532,7 @@ class SyncDriver(_Driver):
             if run.parent is not None:
                 outcome = exc
                 raise
-            run.interrupts = exc.interrupts
+            _stopped_at(run, exc)
             for item in channel.drain():
                 if shaper is not None:
                     yield shaper(*item)
@@ -588,12 +617,19 @@ class AsyncDriver(_Driver):
                         saver.emit_checkpoint(tasks)
                     if not tasks:
                         break
+                    if _should_interrupt(run, self.interrupt_before, tasks):
+                        raise GraphInterrupt(())
                     run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
                 inline = todo[0] if len(todo) == 1 and not self.live else None
                 if inline is not None:
                     task = inline
-                    if run.run_manager is None and saver is None and self._runs_ahead(task):
+                    if (
+                        run.run_manager is None
+                        and saver is None
+                        and self._runs_ahead(task)
+                        and not (self.interrupt_before or self.interrupt_after)
+                    ):
                         # a stretch of plain sync steps runs in one executor thread, the
                         # consumer yields their events meanwhile: one thread hop, not one a step
                         ahead = asyncio.get_running_loop().run_in_executor(
@@ -640,9 +676,11 @@ class AsyncDriver(_Driver):
                         raise _fail_step(run, step.failed)
                     running = []
                 _finish_step(run, tasks, inline=inline)
-                tasks = None
                 if saver is not None:
                     await saver.ops.astep_end()
+                if _should_interrupt(run, self.interrupt_after, tasks):
+                    _interrupt_after(run)
+                tasks = None
             if saver is not None:
                 await saver.aclose()
                 for item in channel.drain():  # the last checkpoint
@@ -659,7 +697,7 @@ class AsyncDriver(_Driver):
             if run.parent is not None:
                 outcome = exc
                 raise
-            run.interrupts = exc.interrupts
+            _stopped_at(run, exc)
             for item in channel.drain():
                 if shaper is not None:
                     yield shaper(*item)
