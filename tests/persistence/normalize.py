@@ -85,6 +85,11 @@ def freeze(x: Any) -> Any:
         return (f"<nt:{type(x).__name__}>", fields)
     if isinstance(x, BaseModel):
         return ("<pydantic>", type(x).__name__, {k: freeze(getattr(x, k)) for k in type(x).model_fields})
+    if type(x).__name__ == "Interrupt":  # a dataclass in LangGraph; compared by its fields
+        return (
+            "<Interrupt>",
+            {k: freeze(getattr(x, k, None)) for k in ("value", "id", "response_schema")},
+        )
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return (
             "<dataclass>",
@@ -102,8 +107,6 @@ def freeze(x: Any) -> Any:
         return ("<Send>", x.node, freeze(x.arg))
     if cls == "Command":
         return ("<Command>", freeze(x.graph), freeze(x.update), freeze(x.goto), freeze(x.resume))
-    if cls == "Interrupt":
-        return ("<Interrupt>", freeze(x.value), freeze(x.id))
     if hasattr(x, "value") and hasattr(x, "interrupts"):  # GraphOutput (invoke v2)
         return (f"<{cls}>", freeze(x.value), freeze(x.interrupts))
     return ("<obj>", cls, repr(x))
