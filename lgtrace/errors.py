@@ -51,7 +51,7 @@ class NodeInterrupt(GraphInterrupt):
         super().__init__([Interrupt(value=value) if id is None else Interrupt(value=value, id=id)])
 
 
-class ParentCommand(Exception):
+class ParentCommand(GraphBubbleUp):
     """Carries a ``Command(graph=Command.PARENT)`` from a subgraph node to its parent."""
 
     def __init__(self, command: object) -> None:

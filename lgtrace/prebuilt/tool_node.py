@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as create_tool
 
 from lgtrace.constants import END
+from lgtrace.errors import GraphBubbleUp
 from lgtrace.types import Command
 
 TOOL_CALL_WITH_CONTEXT = "tool_call_with_context"
@@ -90,8 +91,8 @@ class ToolNode(Runnable[Any, Any]):
 
     def _handle_error(self, call: ToolCall, error: Exception) -> ToolMessage:
         handler = self.handle_tool_errors
-        if handler is False:
-            raise error
+        if handler is False or isinstance(error, GraphBubbleUp):
+            raise error  # an interrupt (or a Command to the parent) is not a tool error
         if isinstance(handler, str):
             content = handler
         elif callable(handler):
