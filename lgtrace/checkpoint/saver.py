@@ -218,11 +218,14 @@ class RunSaver:
                 )
                 return self._input(value)
             self._command(value)
+            answered = value.resume is not None
             value = None
+        else:
+            answered = False
         if value is None:
             if saved is None or not self.book.versions:
                 raise EmptyInputError(f"Received no input for {START}")
-            return self._continue(start_input)
+            return self._continue(start_input, answered)
         return self._input(value)
 
     def _command(self, cmd: Command) -> None:
@@ -295,10 +298,11 @@ class RunSaver:
                 run.scope.answer = PendingAnswer(v)
         apply_null_writes(run, self.book, writes)
 
-    def _continue(self, start_input: Any) -> Task | None:
+    def _continue(self, start_input: Any, answered: bool) -> Task | None:
         run = self.run
         book = self.book
-        time_travel = self.addressed is not None
+        # an addressed checkpoint is replayed (a fork), unless the run answers its interrupts
+        time_travel = self.addressed is not None and not answered
         if time_travel:  # an older step runs again: its interrupts ask again
             self.pending = [w for w in self.pending if w[1] not in (RESUME, INTERRUPT)]
         self._apply_null_writes()
