@@ -52,12 +52,14 @@ import cProfile
 import gc
 import inspect
 import json
+import math
 import os
 import pstats
 import random
 import re
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -910,6 +912,23 @@ def _table(title: str, rows: list[Any], top: int, by_cum: bool) -> list[str]:
     return lines
 
 
+def _walls_in_child(prefix: str, config: Config, size: str, steps: int) -> dict[str, float | None]:
+    """Min wall time of 5 unprofiled runs with and without the saver, timed by this module in a
+    fresh process (a worker thread the runtime keeps alive would otherwise be profiled there, or
+    started outside the profiler here)."""
+    with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-") as tmp:
+        out = Path(tmp) / "walls.json"
+        cmd = [sys.executable, "-m", "bench.persistence", "--steps", str(steps), "--reps", "5"]
+        cmd += ["--warmup", "2", "--impl", prefix, "--size", size, "-o", str(out)]
+        cmd += ["-k", f"^{re.escape(config.name)}$"]
+        subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, capture_output=True, timeout=600)
+        if not out.exists():
+            return {}
+        variants = json.loads(out.read_text())["variants"]
+    got = {v["config"]: v.get("min_s") for v in variants if v.get("kind", "run") == "run"}
+    return {"with": got.get(config.name), "without": got.get(config.baseline.name)}
+
+
 def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top: int) -> str:
     """Where ``prefix``'s added time goes: ``runs`` cProfiled runs of ``config_name`` against as
     many of the same runtime without a saver; per function, self and cumulative time per step,
@@ -919,17 +938,6 @@ def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top
         raise SystemExit(f"no config {config_name!r}; configs: {', '.join(c.name for c in CONFIGS)}")
     loop = asyncio.new_event_loop()
     with tempfile.TemporaryDirectory(prefix="lgtrace-bench-persistence-") as tmp:
-        # unprofiled reference: min of 5 runs each after 2 warm-ups, on variants of their own
-        walls: dict[str, float] = {}
-        for name, c in (("without", config.baseline), ("with", config)):
-            (Path(tmp) / name).mkdir()
-            v = Variant(prefix, c, size, steps, Path(tmp) / name, loop)
-            try:
-                for _ in range(2):
-                    v.run()
-                walls[name] = min(v.run()[0] for _ in range(5))
-            finally:
-                v.close()
         # profiled: the saver (and any thread it or the run starts) is built under the profiler
         main_stats: dict[str, Stats] = {}
         with _ThreadProfiles() as threads:
@@ -946,17 +954,18 @@ def profile(config_name: str, prefix: str, size: str, steps: int, runs: int, top
                     v.close()
             threads.bucket = ""
         loop.close()
+    walls = _walls_in_child(prefix, config, size, steps)
     other_with, n_with = threads.stats("with")
     other_without, n_without = threads.stats("without")
     per = 1e6 / (runs * steps)
-    w_with, w_without = (walls[k] * 1e6 / steps for k in ("with", "without"))
+    w_with, w_without = (walls[k] * 1e6 / steps if walls.get(k) else math.nan for k in ("with", "without"))
     mw, mo = main_stats["with"], main_stats["without"]
     busy_w, busy_o = _self_total(mw, per, False), _self_total(mo, per, False)
     out = [
         f"== {prefix}, {config.name}, state {size}, {steps} steps: cProfile of {runs} runs with the saver "
         f"and {runs} without (µs per step)",
-        f"   unprofiled wall (min of 5): with {w_with:.1f}, without {w_without:.1f}, "
-        f"added {w_with - w_without:.1f}",
+        f"   unprofiled wall (min of 5 after 2 warm-ups, in a child process): with {w_with:.1f}, "
+        f"without {w_without:.1f}, added {w_with - w_without:.1f}",
         f"   main thread, self time excluding waits: with {busy_w:.1f}, without {busy_o:.1f}, "
         f"added {busy_w - busy_o:.1f}; waits: with {_self_total(mw, per, True):.1f}, "
         f"without {_self_total(mo, per, True):.1f}",
