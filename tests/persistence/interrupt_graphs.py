@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
+from pydantic import BaseModel
 
 from ..differential.harness import impl
 
@@ -284,7 +285,7 @@ def send_asks(m, checkpointer, calls: Calls):
     return g.compile(checkpointer=checkpointer)
 
 
-def sub_ask(m, calls: Calls, tag: str = "inner"):
+def sub_ask(m, calls: Calls, tag: str = "inner", **compile_kwargs):
     """s1 -> inner_ask: the innermost subgraph, compiled without a checkpointer (inherits)."""
 
     def s1(state: Ask):
@@ -303,14 +304,15 @@ def sub_ask(m, calls: Calls, tag: str = "inner"):
         .add_node("inner_ask", inner_ask)
         .add_edge(m.START, "s1")
         .add_edge("s1", "inner_ask")
-        .compile()
+        .compile(**compile_kwargs)
     )
 
 
-def nested_ask(m, checkpointer, calls: Calls, *, depth: int = 1):
+def nested_ask(m, checkpointer, calls: Calls, *, depth: int = 1, inner: dict | None = None, **compile_kwargs):
     """pre -> sub -> post; ``sub`` is :func:`sub_ask` (depth 1) or ``mid`` -> ``sub_ask``
-    (depth 2: the interrupt two levels down)."""
-    sub = sub_ask(m, calls)
+    (depth 2: the interrupt two levels down). ``inner``: compile arguments of ``sub_ask``
+    (static interrupts inside the subgraph), ``compile_kwargs``: of the parent."""
+    sub = sub_ask(m, calls, **(inner or {}))
     if depth == 2:
 
         def mid(state: Ask):
@@ -342,7 +344,7 @@ def nested_ask(m, checkpointer, calls: Calls, *, depth: int = 1):
         .add_edge(m.START, "pre")
         .add_edge("pre", "sub")
         .add_edge("sub", "post")
-        .compile(checkpointer=checkpointer)
+        .compile(checkpointer=checkpointer, **compile_kwargs)
     )
 
 
@@ -367,6 +369,36 @@ def subgraph_in_node(m, checkpointer, calls: Calls):
         .add_node("runner", runner)
         .add_edge(m.START, "pre")
         .add_edge("pre", "runner")
+        .compile(checkpointer=checkpointer)
+    )
+
+
+class Decision(BaseModel):
+    ok: bool
+    note: str = ""
+
+
+def schema_ask(m, checkpointer, calls: Calls, schema: Any):
+    """START -> ask -> after: ``interrupt("approve?", response_schema=schema)``: a Pydantic
+    model is surfaced as JSON Schema and the resume value validated into it; a JSON Schema
+    dict is surfaced as is and not validated."""
+
+    def ask(state: Ask):
+        calls("ask-start")
+        answer = m.interrupt("approve?", response_schema=schema)
+        calls(f"ask-resumed:{answer!r}")
+        return {"answer": answer.model_dump() if isinstance(answer, BaseModel) else answer, "log": ["ask"]}
+
+    def after(state: Ask):
+        calls("after")
+        return {"log": ["after"]}
+
+    return (
+        m.StateGraph(Ask)
+        .add_node("ask", ask)
+        .add_node("after", after)
+        .add_edge(m.START, "ask")
+        .add_edge("ask", "after")
         .compile(checkpointer=checkpointer)
     )
 

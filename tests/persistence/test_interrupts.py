@@ -14,7 +14,11 @@ Normalization on top of ``normalize.normalize_trace``:
   ids) are rewritten as ``"iid:" + <uuid form>`` before the trace is normalized, so they become
   ``iid:<id:N>`` placeholders numbered with the other ids by order of first appearance;
 * ``Interrupt`` objects compare by class name and ``value`` / ``id`` / ``response_schema``
-  (``normalize.freeze``): the classes differ between the runtimes.
+  (``normalize.freeze``): the classes differ between the runtimes;
+* internal ``__pregel_*`` keys are dropped from every dict: LangGraph's
+  ``get_state(subgraphs=True)`` on a subgraph that has not started yet (paused before it)
+  shows an empty inner snapshot whose config leaks ``__pregel_checkpointer`` (the saver
+  object).
 
 Resume maps ``{interrupt_id: value}`` are built inside the scenario from that runtime's own
 ``get_state().interrupts``.
@@ -31,12 +35,14 @@ from .harness import CANDIDATE_PREFIX, ORACLE_PREFIX, Rt, compare_traces, impl, 
 from .interrupt_graphs import (
     ALL_MODES,
     Calls,
+    Decision,
     ask_chain,
     cfg,
     hitl,
     nested_ask,
     parallel_asks,
     plain_chain,
+    schema_ask,
     send_asks,
     subgraph_in_node,
     tool_ask,
@@ -54,11 +60,16 @@ def _iid(mt: re.Match) -> str:
 
 
 def mark_interrupt_ids(x: Any) -> Any:
-    """32-hex interrupt ids -> ``iid:<uuid form>`` (then numbered as ids by the harness)."""
+    """32-hex interrupt ids -> ``iid:<uuid form>`` (then numbered as ids by the harness);
+    ``__pregel_*`` keys dropped (see the module docstring)."""
     if isinstance(x, str):
         return IID_RE.sub(_iid, x)
     if isinstance(x, dict):
-        return {mark_interrupt_ids(k): mark_interrupt_ids(v) for k, v in x.items()}
+        return {
+            mark_interrupt_ids(k): mark_interrupt_ids(v)
+            for k, v in x.items()
+            if not (isinstance(k, str) and k.startswith("__pregel_"))
+        }
     if isinstance(x, tuple):
         return tuple(mark_interrupt_ids(v) for v in x)
     if isinstance(x, list):
@@ -82,6 +93,9 @@ def test_mark_interrupt_ids():
     # uuids, frozen channel versions and longer hex strings are left alone
     kept = ["49e18666-3902-de48-7a81-a44f39b1628d", "<v:2>", iid + "0", "ns:" + iid[:31]]
     assert mark_interrupt_ids(kept) == kept
+    assert mark_interrupt_ids({"configurable": {"__pregel_checkpointer": 1, "thread_id": "t"}}) == {
+        "configurable": {"thread_id": "t"}
+    }
 
 
 # --------------------------------------------------------------------------- helpers
@@ -191,6 +205,67 @@ def test_replay_from_before_the_interrupt_asks_again():
         rt.stream("replay the paused checkpoint", g, None, paused, stream_mode=ALL_MODES)
         _pause(rt, g, "after the replay")
         rt.stream("resume the fork", g, m.Command(resume="second"), cfg("t1"), stream_mode=ALL_MODES)
+        _end(rt, g, saver, calls)
+
+    compare_hitl(scenario)
+
+
+@pytest.mark.parametrize("durability", ["sync", "exit"])
+def test_single_interrupt_durability(durability):
+    """What is saved at the pause and after the resume under durability sync and exit (exit:
+    the run's checkpoints and the interrupt's writes only when the run stops)."""
+
+    def scenario(rt: Rt) -> None:
+        m, calls, saver = hitl(rt.m), Calls(), rt.saver()
+        rt.durability = durability
+        g = ask_chain(m, saver, calls, then_b=True)
+        rt.stream("run", g, {"x": 1}, cfg("t1"), stream_mode=ALL_MODES)
+        _pause(rt, g, "at the interrupt")
+        rt.saved("saver.list at the interrupt", saver, "t1")
+        rt.stream("resume", g, m.Command(resume="durable"), cfg("t1"), stream_mode=ALL_MODES)
+        _end(rt, g, saver, calls)
+
+    compare_hitl(scenario)
+
+
+def test_resume_an_older_paused_checkpoint():
+    """After the thread went on, Command(resume) addressed to the checkpoint that paused
+    answers it again with another value: a fork from that checkpoint."""
+
+    def scenario(rt: Rt) -> None:
+        m, calls, saver = hitl(rt.m), Calls(), rt.saver()
+        g = ask_chain(m, saver, calls, then_b=True)
+        rt.invoke("run", g, {"x": 1}, cfg("t1"))
+        paused = g.get_state(cfg("t1")).config
+        rt.invoke("resume", g, m.Command(resume="first"), cfg("t1"))
+        rt.state("get_state(paused checkpoint)", g, paused)
+        rt.stream(
+            "resume the paused checkpoint again", g, m.Command(resume="second"), paused, stream_mode=ALL_MODES
+        )
+        _end(rt, g, saver, calls)
+
+    compare_hitl(scenario)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [Decision, {"type": "string", "maxLength": 3}],
+    ids=["pydantic", "json-schema-dict"],
+)
+def test_interrupt_with_response_schema(schema):
+    """``interrupt(value, response_schema=...)``: a model is surfaced as JSON Schema, the
+    answer validated into it, a bad answer raises ValidationError and saves nothing; a JSON
+    Schema dict is surfaced as is and the answer is not validated."""
+
+    def scenario(rt: Rt) -> None:
+        m, calls, saver = hitl(rt.m), Calls(), rt.saver()
+        g = schema_ask(m, saver, calls, schema)
+        rt.stream("run", g, {"log": []}, cfg("t1"), stream_mode=ALL_MODES)
+        _pause(rt, g, "at the interrupt")
+        rt.stream("bad answer", g, m.Command(resume={"ok": "perhaps"}), cfg("t1"), stream_mode="updates")
+        _pause(rt, g, "after the bad answer")
+        rt.saved("saver.list after the bad answer", saver, "t1")
+        rt.invoke("good answer", g, m.Command(resume={"ok": True, "note": "fine"}), cfg("t1"), version="v2")
         _end(rt, g, saver, calls)
 
     compare_hitl(scenario)
@@ -443,6 +518,49 @@ def test_interrupt_in_a_subgraph(depth, mode, version, subgraphs):
         rt.saved("saver.list at the inner interrupt", saver, "t1")
         rt.stream("resume through the parent", g, m.Command(resume="deep answer"), cfg("t1"), **kw)
         _pause(rt, g, "at the end (subgraphs=True)", subgraphs=True)
+        _end(rt, g, saver, calls)
+
+    compare_hitl(scenario)
+
+
+def test_interrupt_in_a_subgraph_astream():
+    def scenario(rt: Rt) -> None:
+        m, calls, saver = hitl(rt.m), Calls(), rt.saver()
+        g = nested_ask(m, saver, calls, depth=2)
+        kw = {"stream_mode": ALL_MODES, "subgraphs": True}
+        rt.astream("astream", g, {"log": []}, cfg("t1"), **kw)
+        rt.astate("aget_state(subgraphs=True)", g, cfg("t1"), subgraphs=True)
+        rt.astream("astream(Command(resume))", g, m.Command(resume="async answer"), cfg("t1"), **kw)
+        rt.ahistory("aget_state_history", g, cfg("t1"))
+        _end(rt, g, saver, calls)
+
+    compare_hitl(scenario)
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [
+        ({"interrupt_before": ["sub"]}, {}),
+        ({"interrupt_after": ["sub"]}, {}),
+        ({}, {"interrupt_before": ["inner_ask"]}),
+        ({}, {"interrupt_after": ["s1"]}),
+    ],
+    ids=["before-sub", "after-sub", "inner-before-inner_ask", "inner-after-s1"],
+)
+def test_static_interrupts_around_and_inside_a_subgraph(outer, inner):
+    """Breakpoints on the subgraph node, and compiled into the subgraph itself: None
+    continues to the dynamic interrupt inside, Command(resume) to the end."""
+
+    def scenario(rt: Rt) -> None:
+        m, calls, saver = hitl(rt.m), Calls(), rt.saver()
+        g = nested_ask(m, saver, calls, inner=inner, **outer)
+        kw = {"stream_mode": ALL_MODES, "subgraphs": True}
+        rt.stream("run", g, {"log": []}, cfg("t1"), **kw)
+        _pause(rt, g, "at the breakpoint (subgraphs=True)", subgraphs=True)
+        rt.stream("continue with None", g, None, cfg("t1"), **kw)
+        _pause(rt, g, "next pause (subgraphs=True)", subgraphs=True)
+        rt.stream("resume", g, m.Command(resume="past the breakpoints"), cfg("t1"), **kw)
+        rt.stream("continue with None again", g, None, cfg("t1"), **kw)
         _end(rt, g, saver, calls)
 
     compare_hitl(scenario)
