@@ -72,27 +72,48 @@ class Scratch:
         self.written: list[list[Any]] = []
         """The task's ``__resume__`` writes: the answers used so far, one write per call that got one."""
 
-    def next(self, value: Any, response_schema: Any) -> Any:
+    def next(self, value: Any, schema: _Schema) -> Any:
         with self.lock:
             index = self.calls
             self.calls += 1
         if index < len(self.answers):
             self.written.append(self.answers[: index + 1])
-            return self.answers[index]
+            return schema.validate(self.answers[index])
         answer = self.answer.take()
         if answer is not MISSING:
             self.answers.append(answer)
             self.written.append(list(self.answers))
-            return answer
+            return schema.validate(answer)
         raise GraphInterrupt(
-            (Interrupt(value, interrupt_id(self.ns, len(self.answers)), response_schema=response_schema),)
+            (Interrupt(value, interrupt_id(self.ns, len(self.answers)), response_schema=schema.shown),)
         )
+
+
+class _Schema:
+    """``interrupt(response_schema=...)``: a type validates the answer and is shown as JSON Schema;
+    a dict is shown as given."""
+
+    __slots__ = ("adapter", "shown")
+
+    def __init__(self, response_schema: Any) -> None:
+        if response_schema is None or isinstance(response_schema, dict):
+            self.adapter = None
+            self.shown = response_schema
+        else:
+            from pydantic import TypeAdapter
+
+            self.adapter = TypeAdapter(response_schema)
+            self.shown = self.adapter.json_schema()
+
+    def validate(self, answer: Any) -> Any:
+        return answer if self.adapter is None else self.adapter.validate_python(answer)
 
 
 def interrupt(value: Any, response_schema: Any = None) -> Any:
     configurable = get_config().get("configurable") or {}
     scratch: Scratch | None = configurable.get(SCRATCH_KEY)
+    schema = _Schema(response_schema)
     if scratch is None:  # no checkpointer: nothing can answer, the node stops here
         ns = configurable.get("checkpoint_ns", "")
-        raise GraphInterrupt((Interrupt(value, interrupt_id(ns, 0), response_schema=response_schema),))
-    return scratch.next(value, response_schema)
+        raise GraphInterrupt((Interrupt(value, interrupt_id(ns, 0), response_schema=schema.shown),))
+    return scratch.next(value, schema)
