@@ -174,7 +174,14 @@ class RunSaver:
 
     # -- entering -------------------------------------------------------------------------
 
-    def enter(self, saved: Any, value: Any) -> Task | None:
+    def latest_config(self, value: Any) -> dict[str, Any] | None:
+        """When a ``Command(resume=...)`` addresses a checkpoint: the config of the thread's latest
+        one (the driver loads it, so ``enter`` knows whether the thread moved past the address)."""
+        if not (self.addressed and isinstance(value, Command) and value.resume is not None):
+            return None
+        return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.ns}}
+
+    def enter(self, saved: Any, value: Any, latest: Any = None) -> Task | None:
         """Restore the thread's head (``saved``, a ``CheckpointTuple`` or None) into the run.
 
         With input: save the input checkpoint and return the hidden ``__start__`` task that
@@ -225,7 +232,8 @@ class RunSaver:
         if value is None:
             if saved is None or not self.book.versions:
                 raise EmptyInputError(f"Received no input for {START}")
-            return self._continue(start_input, answered)
+            moved_on = latest is not None and latest.checkpoint["id"] != self.head_id
+            return self._continue(start_input, answered, moved_on)
         return self._input(value)
 
     def _command(self, cmd: Command) -> None:
@@ -298,7 +306,7 @@ class RunSaver:
                 run.scope.answer = PendingAnswer(v)
         apply_null_writes(run, self.book, writes)
 
-    def _continue(self, start_input: Any, answered: bool) -> Task | None:
+    def _continue(self, start_input: Any, answered: bool, moved_on: bool = False) -> Task | None:
         run = self.run
         book = self.book
         # an addressed checkpoint is replayed (a fork), unless the run answers its interrupts
@@ -312,7 +320,7 @@ class RunSaver:
             if self.head_metadata.get("source") not in ("update", "fork"):
                 run.step += 1
                 self._checkpoint("fork")
-        else:
+        elif not moved_on:  # (at a checkpoint the thread moved past, every task runs again)
             # a task with output writes finished: its writes are applied again, it does not rerun
             for task_id, ch, value in self.pending:
                 if task_id != NULL_TASK_ID and ch not in CONTROL_WRITES:

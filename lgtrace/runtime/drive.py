@@ -469,7 +469,12 @@ class SyncDriver(_Driver):
             if saver is None:
                 start: Task | None = run.start_task(self.input)
             else:
-                start = saver.enter(saver.saver.get_tuple(saver.load_config()), self.input)
+                latest = saver.latest_config(self.input)
+                start = saver.enter(
+                    saver.saver.get_tuple(saver.load_config()),
+                    self.input,
+                    saver.saver.get_tuple(latest) if latest else None,
+                )
                 if start is not None:
                     saver.emit_checkpoint([start])
             if start is not None:
@@ -595,7 +600,12 @@ class AsyncDriver(_Driver):
             if saver is None:
                 start: Task | None = run.start_task(self.input)
             else:
-                start = saver.enter(await saver.saver.aget_tuple(saver.load_config()), self.input)
+                latest = saver.latest_config(self.input)
+                start = saver.enter(
+                    await saver.saver.aget_tuple(saver.load_config()),
+                    self.input,
+                    await saver.saver.aget_tuple(latest) if latest else None,
+                )
                 if start is not None:
                     saver.emit_checkpoint([start])
             if start is not None:
