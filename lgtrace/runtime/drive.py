@@ -394,6 +394,18 @@ def _interrupted(run: GraphRun, tasks: list[Task]) -> None:
     raise GraphInterrupt(interrupts)
 
 
+def _first_task(run: GraphRun, input: Any) -> Task:
+    """The input's task of a run without a checkpointer."""
+    if isinstance(input, Command):
+        raise RuntimeError(
+            "Cannot use Command(resume=...) without checkpointer\n"
+            f"Graph {run.graph.name!r} has no saved thread to resume: compile it with checkpointer=... "
+            "(e.g. InMemorySaver()) and pass config={'configurable': {'thread_id': ...}} to the run that "
+            "is interrupted and to the one that resumes it."
+        )
+    return run.start_task(input)
+
+
 def _should_interrupt(run: GraphRun, nodes: Any, tasks: list[Task]) -> bool:
     """``interrupt_before``/``after``: one of ``nodes`` (or any, ``"*"``) is among ``tasks`` and the
     state changed since the thread last stopped (so continuing past a stop does not stop again)."""
@@ -467,7 +479,7 @@ class SyncDriver(_Driver):
         saver = run.saver
         try:
             if saver is None:
-                start: Task | None = run.start_task(self.input)
+                start: Task | None = _first_task(run, self.input)
             else:
                 latest = saver.latest_config(self.input)
                 start = saver.enter(
@@ -598,7 +610,7 @@ class AsyncDriver(_Driver):
         saver = run.saver
         try:
             if saver is None:
-                start: Task | None = run.start_task(self.input)
+                start: Task | None = _first_task(run, self.input)
             else:
                 latest = saver.latest_config(self.input)
                 start = saver.enter(

@@ -283,7 +283,10 @@ class GraphRun:
 
     def _emit_interrupt(self, t: Task, interrupts: tuple[Any, ...], emit: Any) -> None:
         """A task that stopped at ``interrupt()``: ``{"__interrupt__": ...}`` in ``updates``, the
-        state with them in ``values``, its result with them in ``tasks``/``debug``."""
+        state with them in ``values``, its result with them in ``tasks``/``debug``. (A subgraph
+        that stopped before/after a node has none: the run's end shows it.)"""
+        if not interrupts:
+            return
         modes = self.modes
         if "updates" in modes:
             emit("updates", {INTERRUPT_KEY: interrupts})
@@ -344,15 +347,8 @@ class GraphRun:
             value,
             self.config,
         )
-        if isinstance(value, Command):
-            if self.saver is None:
-                raise RuntimeError(
-                    "Cannot use Command(resume=...) without checkpointer\n"
-                    f"Graph {graph.name!r} has no saved thread to resume: compile it with "
-                    "checkpointer=... (e.g. InMemorySaver()) and pass config={'configurable': "
-                    "{'thread_id': ...}} to the run that is interrupted and to the one that resumes it."
-                )
-            self.collect(task, value)  # a thread with nothing to resume starts from the Command
+        if isinstance(value, Command):  # a thread with nothing to resume starts from the Command
+            self.collect(task, value)
             return task
         update = graph.coerce_input(value, strict=self.parent is None)
         task.writes = list(update.items())
