@@ -85,6 +85,23 @@ def compare_hitl(scenario, name: str | None = None) -> None:
     compare_traces(name, mark_interrupt_ids(expected), mark_interrupt_ids(got), CANDIDATE_PREFIX)
 
 
+def compare_cross_hitl(scenario, name: str | None = None) -> None:
+    """``harness.compare_cross`` with interrupt ids marked: LangGraph for both turns is the
+    expectation; LangGraph then the candidate, and the candidate then LangGraph."""
+    name = name or scenario.__name__
+    lg, cand = impl(ORACLE_PREFIX), impl(CANDIDATE_PREFIX)
+    expected = mark_interrupt_ids(run_scenario(scenario, Rt(lg, (lg, lg))))
+    failures = []
+    for turns, who in (((lg, cand), f"langgraph->{cand.prefix}"), ((cand, lg), f"{cand.prefix}->langgraph")):
+        got = mark_interrupt_ids(run_scenario(scenario, Rt(lg, turns)))
+        try:
+            compare_traces(name, expected, got, who)
+        except AssertionError as e:
+            failures.append(str(e))
+    if failures:
+        raise AssertionError("\n\n".join(failures))
+
+
 def test_mark_interrupt_ids():
     iid = "d929d524b7d3f7370e2802162fddecab"
     assert mark_interrupt_ids({iid: [("x", iid)]}) == {
@@ -765,3 +782,96 @@ def test_new_input_on_a_paused_thread():
         _end(rt, g, saver, calls)
 
     compare_hitl(scenario)
+
+
+# --------------------------------------------------------------------------- across the runtimes
+
+
+def _read_back(rt: Rt, g1, g2, saver, calls: Calls, tid: str = "t1", *, sort: bool = False) -> None:
+    rt.record("node calls", calls.sorted_calls() if sort else calls.calls)
+    rt.state("get_state via turn-2 graph", g2, cfg(tid))
+    rt.state("get_state via turn-1 graph", g1, cfg(tid))
+    rt.history("get_state_history via turn-2 graph", g2, cfg(tid))
+    rt.history("get_state_history via turn-1 graph", g1, cfg(tid))
+    rt.saved("saver.list", saver, tid)
+    rt.calls("saver calls", saver)
+
+
+def test_cross_runtime_single_interrupt():
+    """Paused on one runtime, resumed on the other: the saved ``__interrupt__`` write (an
+    ``Interrupt`` of the other runtime's class) is read back and answered."""
+
+    def scenario(rt: Rt) -> None:
+        (m1, m2), calls, saver = (hitl(m) for m in rt.turns), Calls(), rt.saver()
+        g1, g2 = ask_chain(m1, saver, calls, then_b=True), ask_chain(m2, saver, calls, then_b=True)
+        rt.stream("turn 1: run", g1, {"x": 1}, cfg("t1"), stream_mode=ALL_MODES)
+        rt.state("get_state at the interrupt via turn-2 graph", g2, cfg("t1"))
+        rt.stream("turn 2: resume", g2, m2.Command(resume="crossed"), cfg("t1"), stream_mode=ALL_MODES)
+        _read_back(rt, g1, g2, saver, calls)
+
+    compare_cross_hitl(scenario)
+
+
+def test_cross_runtime_parallel_interrupts_by_id():
+    """Interrupt ids made by one runtime resume the tasks on the other (ids are the same
+    xxh3 of the same task namespaces)."""
+
+    def scenario(rt: Rt) -> None:
+        (m1, m2), calls, saver = (hitl(m) for m in rt.turns), Calls(), rt.saver()
+        g1, g2 = parallel_asks(m1, saver, calls), parallel_asks(m2, saver, calls)
+        calls.order("quiet", "p1", "p2")
+        rt.stream("turn 1: run", g1, {"log": []}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
+        snap = rt.state("get_state via turn-1 graph", g1, cfg("t1"))
+        calls.order()
+        answers = _resume_map(snap, lambda v: v.upper())
+        rt.stream(
+            "turn 2: resume by id",
+            g2,
+            m2.Command(resume=answers),
+            cfg("t1"),
+            stream_mode=ALL_MODES,
+            parallel=True,
+        )
+        _read_back(rt, g1, g2, saver, calls, sort=True)
+
+    compare_cross_hitl(scenario)
+
+
+def test_cross_runtime_second_question():
+    """Turn 1 answers the first of two questions on one runtime, turn 2 the second on the
+    other: the saved ``__resume__`` answers replay there."""
+
+    def scenario(rt: Rt) -> None:
+        (m1, m2), calls, saver = (hitl(m) for m in rt.turns), Calls(), rt.saver()
+        g1, g2 = two_questions(m1, saver, calls), two_questions(m2, saver, calls)
+        rt.invoke("turn 1: run", g1, {"log": []}, cfg("t1"))
+        rt.invoke("turn 1: first answer", g1, m1.Command(resume="one"), cfg("t1"))
+        rt.stream("turn 2: second answer", g2, m2.Command(resume="two"), cfg("t1"), stream_mode=ALL_MODES)
+        _read_back(rt, g1, g2, saver, calls)
+
+    compare_cross_hitl(scenario)
+
+
+def test_cross_runtime_subgraph_interrupt():
+    def scenario(rt: Rt) -> None:
+        (m1, m2), calls, saver = (hitl(m) for m in rt.turns), Calls(), rt.saver()
+        g1, g2 = nested_ask(m1, saver, calls, depth=2), nested_ask(m2, saver, calls, depth=2)
+        kw = {"stream_mode": ALL_MODES, "subgraphs": True}
+        rt.stream("turn 1: run", g1, {"log": []}, cfg("t1"), **kw)
+        rt.state("get_state(subgraphs=True) via turn-2 graph", g2, cfg("t1"), subgraphs=True)
+        rt.stream("turn 2: resume", g2, m2.Command(resume="across"), cfg("t1"), **kw)
+        _read_back(rt, g1, g2, saver, calls)
+
+    compare_cross_hitl(scenario)
+
+
+def test_cross_runtime_interrupt_before():
+    def scenario(rt: Rt) -> None:
+        (m1, m2), calls, saver = (hitl(m) for m in rt.turns), Calls(), rt.saver()
+        g1 = plain_chain(m1, saver, calls, interrupt_before=["b"])
+        g2 = plain_chain(m2, saver, calls, interrupt_before=["b"])
+        rt.stream("turn 1: run", g1, {"x": 1}, cfg("t1"), stream_mode=ALL_MODES)
+        rt.stream("turn 2: continue", g2, None, cfg("t1"), stream_mode=ALL_MODES)
+        _read_back(rt, g1, g2, saver, calls)
+
+    compare_cross_hitl(scenario)
