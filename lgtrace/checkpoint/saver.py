@@ -223,6 +223,7 @@ class RunSaver:
                     "graph runs from its start with the Command as input",
                     self.thread_id,
                 )
+                self._command(value)  # (its writes are kept against the empty thread, as LangGraph)
                 return self._input(value)
             self._command(value)
             answered = value.resume is not None
@@ -279,7 +280,8 @@ class RunSaver:
         self.pending = [*kept, *((NULL_TASK_ID, c, v) for c, v in writes)]
         if self.durability != "exit":
             null_writes = [(c, v) for tid, c, v in self.pending if tid == NULL_TASK_ID]
-            self.ops.put_writes(self._saver_config(self.head_id), null_writes, NULL_TASK_ID, "")
+            head = self.head_id or new_checkpoint_id(-2)  # no checkpoint yet: LangGraph's empty one
+            self.ops.put_writes(self._saver_config(head), null_writes, NULL_TASK_ID, "")
 
     def _update_pairs(self, update: Any) -> list[tuple[str, Any]]:
         graph = self.run.graph
