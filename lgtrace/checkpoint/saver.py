@@ -128,6 +128,8 @@ class RunSaver:
         self.replay: dict[str, list[tuple[str, Any]]] = {}
         """First step after loading: writes of tasks that finished before (not run again)."""
         self.updated: set[str] | None = None
+        self.resumed = False
+        """The run continues the thread (``None`` or ``Command`` input): a resume."""
         self.ops = _Ops(self)
         self._takes_path = "task_path" in inspect.signature(saver.put_writes).parameters
         self._atakes_path = "task_path" in inspect.signature(saver.aput_writes).parameters
@@ -330,6 +332,7 @@ class RunSaver:
         run.checkpoint_id = self.head_id
         run.step0 = run.step
         run.scope.resuming = not time_travel
+        self.resumed = True
         run.emit_values()
         if start_input is not None:
             run.step += 1

@@ -25,6 +25,13 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 
+from lgtrace.callbacks import (
+    GraphInterruptEvent,
+    GraphResumeEvent,
+    anotify,
+    lifecycle_handlers,
+    notify,
+)
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
@@ -123,6 +130,7 @@ class _Driver:
             run.scope.checkpointer = saver
             run.saver = RunSaver(saver, run, run.scope.durability)
         self.run = run
+        self.lifecycle = lifecycle_handlers(config.get("callbacks")) if parent is None else []
         # a step may run inline (no thread hop) unless something must stream while it runs
         self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)
         return run
@@ -418,15 +426,31 @@ def _interrupt_after(run: GraphRun) -> None:
     """Stop after a step: the checkpoint of the step that would run next is streamed first."""
     if run.saver is not None:
         run.saver.emit_checkpoint(run.plan())
-    raise GraphInterrupt(())
+    raise _stop("interrupt_after")
 
 
-def _stopped_at(run: GraphRun, exc: GraphInterrupt) -> None:
+def _stopped_at(run: GraphRun, exc: GraphInterrupt, run_id: Any) -> GraphInterruptEvent:
     """The top-level run ended at an interrupt: not an error; a stop before/after a node shows as
-    an empty ``__interrupt__`` update."""
+    an empty ``__interrupt__`` update. Returns the lifecycle event to tell."""
     run.interrupts = exc.interrupts
     if not exc.interrupts and "updates" in run.modes:
         run.emit("updates", {INTERRUPT_KEY: ()})
+    status = getattr(exc, "status", "pending")
+    return GraphInterruptEvent(run_id, status, run.checkpoint_id or "", run.ns, exc.interrupts)
+
+
+def _resumed(run: GraphRun, run_id: Any) -> GraphResumeEvent | None:
+    saver = run.saver
+    if saver is None or not saver.resumed:
+        return None
+    return GraphResumeEvent(run_id, "pending", saver.head_id or "", run.ns)
+
+
+def _stop(status: str) -> GraphInterrupt:
+    """A stop before or after a node (``interrupt_before``/``interrupt_after``)."""
+    exc = GraphInterrupt(())
+    exc.status = status  # type: ignore[attr-defined]
+    return exc
 
 
 def _apply_start(run: GraphRun, start: Task) -> None:
@@ -487,6 +511,8 @@ class SyncDriver(_Driver):
                     self.input,
                     saver.saver.get_tuple(latest) if latest else None,
                 )
+                if self.lifecycle and (resumed := _resumed(run, self.graph_run_id)):
+                    notify(self.lifecycle, resumed)
                 if start is not None:
                     saver.emit_checkpoint([start])
             if start is not None:
@@ -508,7 +534,7 @@ class SyncDriver(_Driver):
                 if not tasks:
                     break
                 if _should_interrupt(run, self.interrupt_before, tasks):
-                    raise GraphInterrupt(())
+                    raise _stop("interrupt_before")
                 run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
                 inline = todo[0] if len(todo) == 1 and not self.live else None
@@ -549,7 +575,9 @@ class SyncDriver(_Driver):
             if run.parent is not None:
                 outcome = exc
                 raise
-            _stopped_at(run, exc)
+            event = _stopped_at(run, exc, self.graph_run_id)
+            if self.lifecycle:
+                notify(self.lifecycle, event)
             for item in channel.drain():
                 if shaper is not None:
                     yield shaper(*item)
@@ -618,6 +646,8 @@ class AsyncDriver(_Driver):
                     self.input,
                     await saver.saver.aget_tuple(latest) if latest else None,
                 )
+                if self.lifecycle and (resumed := _resumed(run, self.graph_run_id)):
+                    await anotify(self.lifecycle, resumed)
                 if start is not None:
                     saver.emit_checkpoint([start])
             if start is not None:
@@ -640,7 +670,7 @@ class AsyncDriver(_Driver):
                     if not tasks:
                         break
                     if _should_interrupt(run, self.interrupt_before, tasks):
-                        raise GraphInterrupt(())
+                        raise _stop("interrupt_before")
                     run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
                 inline = todo[0] if len(todo) == 1 and not self.live else None
@@ -719,7 +749,9 @@ class AsyncDriver(_Driver):
             if run.parent is not None:
                 outcome = exc
                 raise
-            _stopped_at(run, exc)
+            event = _stopped_at(run, exc, self.graph_run_id)
+            if self.lifecycle:
+                await anotify(self.lifecycle, event)
             for item in channel.drain():
                 if shaper is not None:
                     yield shaper(*item)

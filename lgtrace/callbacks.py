@@ -1,0 +1,84 @@
+"""Graph lifecycle callbacks, as ``langgraph.callbacks``: handlers that subclass
+``GraphCallbackHandler`` and are passed in ``config["callbacks"]`` hear when a run stops at
+an interrupt (``on_interrupt``) and when a run resumes a saved thread (``on_resume``).
+Plain langchain-core handlers never receive these events. A handler that raises does not
+break the run unless it sets ``raise_error`` (langchain-core's rule for every handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks.manager import ahandle_event, handle_event
+
+from lgtrace.types import Interrupt
+
+GraphLifecycleStatus: TypeAlias = Literal[
+    "input", "pending", "done", "interrupt_before", "interrupt_after", "out_of_steps"
+]
+
+
+@dataclass(frozen=True)
+class GraphInterruptEvent:
+    """A run stopped at one or more interrupts (or before/after a node)."""
+
+    run_id: UUID | None
+    status: GraphLifecycleStatus
+    checkpoint_id: str
+    """The checkpoint the thread waits at."""
+    checkpoint_ns: tuple[str, ...]
+    interrupts: tuple[Interrupt, ...]
+
+
+@dataclass(frozen=True)
+class GraphResumeEvent:
+    """A run resumed a saved thread (``None`` or a ``Command`` as input)."""
+
+    run_id: UUID | None
+    status: GraphLifecycleStatus
+    checkpoint_id: str
+    """The checkpoint the run resumed from."""
+    checkpoint_ns: tuple[str, ...]
+
+
+GraphLifecycleEvent: TypeAlias = GraphInterruptEvent | GraphResumeEvent
+
+
+class GraphCallbackHandler(BaseCallbackHandler):
+    """Subclass to hear graph lifecycle events; ``on_interrupt``/``on_resume`` may be ``async def``."""
+
+    def on_interrupt(self, event: GraphInterruptEvent) -> Any:
+        """The run stopped at interrupts."""
+
+    def on_resume(self, event: GraphResumeEvent) -> Any:
+        """The run resumed a saved thread."""
+
+
+def lifecycle_handlers(callbacks: Any) -> list[GraphCallbackHandler]:
+    """The ``GraphCallbackHandler``s among a config's callbacks (a list or a manager)."""
+    if callbacks is None:
+        return []
+    handlers: Sequence[Any] = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
+    return [h for h in handlers if isinstance(h, GraphCallbackHandler)]
+
+
+def notify(handlers: list[GraphCallbackHandler], event: GraphLifecycleEvent) -> None:
+    name = "on_interrupt" if isinstance(event, GraphInterruptEvent) else "on_resume"
+    handle_event(handlers, name, None, event)
+
+
+async def anotify(handlers: list[GraphCallbackHandler], event: GraphLifecycleEvent) -> None:
+    name = "on_interrupt" if isinstance(event, GraphInterruptEvent) else "on_resume"
+    await ahandle_event(handlers, name, None, event)
+
+
+__all__ = [
+    "GraphCallbackHandler",
+    "GraphInterruptEvent",
+    "GraphLifecycleEvent",
+    "GraphLifecycleStatus",
+    "GraphResumeEvent",
+]
