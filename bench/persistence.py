@@ -35,7 +35,7 @@ and ``20kb`` (plus a 20 000-character string in the state that no node writes).
   the ``len`` of the serialised bytes in its ``storage`` (checkpoint + metadata),
   ``blobs`` and ``writes`` for that thread. Target: lgtrace <= LangGraph.
 
-``--quick`` (CI smoke): 10 steps, 3 rounds after 1 warm-up. ``--profile CONFIG``
+``--quick`` (CI smoke): 5 steps, 2 rounds after 1 warm-up. ``--profile CONFIG``
 cProfiles lgtrace's runs of one configuration against the same runtime without a saver
 and lists, function by function, where the added time goes. Results go to
 ``bench/results/persistence.json`` (``--quick``: ``persistence_quick.json``).
@@ -77,8 +77,8 @@ from bench.impls import BASELINE, IMPLEMENTATIONS, SUBJECT, load
 from bench.machine import load_average, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
-STEPS, QUICK_STEPS = 100, 10
-REPS, QUICK_REPS = 25, 3
+STEPS, QUICK_STEPS = 100, 5
+REPS, QUICK_REPS = 25, 2
 WARMUP, QUICK_WARMUP = 2, 1
 BLOB_CHARS = 20_000
 SIZES: dict[str, int] = {"tiny": 0, "20kb": BLOB_CHARS}
@@ -1013,7 +1013,7 @@ def _select_configs(patterns: list[str]) -> tuple[Config, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.persistence", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="10 steps, 3 rounds after 1 warm-up (CI smoke)")
+    ap.add_argument("--quick", action="store_true", help="5 steps, 2 rounds after 1 warm-up (CI smoke)")
     ap.add_argument("--steps", type=int, help=f"nodes in the chain (default {STEPS})")
     ap.add_argument("--reps", type=int, help=f"timed rounds (default {REPS})")
     ap.add_argument("--warmup", type=int, help=f"warm-up runs per variant (default {WARMUP})")
