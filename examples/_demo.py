@@ -33,8 +33,9 @@ def _reply(request: dict[str, Any]) -> Reply:
     if tools and not any(m.get("role") == "tool" for m in messages):
         place = re.findall(r"\b(\w+)\?*$", last_user.strip()) or ["home"]
         return Reply(tool_calls=[ToolCall(tools[0]["function"]["name"], {"place": place[0]})])
-    if any(m.get("role") == "tool" for m in messages):
-        return Reply("You might find books, pencils and pictures there.")
+    tool_results = [message_text(m.get("content")) for m in messages if m.get("role") == "tool"]
+    if tool_results:
+        return Reply(f"You might find {tool_results[-1]} there.")
     if "my name" in last_user.lower():  # answers from the conversation so far (persistence demo)
         said = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
         names = [n for text in said for n in re.findall(r"I'm (\w+)", text)]

@@ -117,3 +117,14 @@ def test_persistence() -> None:
         f"step={s:>2}" for s in (4, 3, 2, 1, 0, -1)
     ]
     assert "== 6 checkpoints in threads.sqlite" in out
+
+
+def test_human_in_the_loop() -> None:
+    out = run_example("human_in_the_loop.py")
+    run1, rest = out.split("== run 2")
+    assert "paused: run this tool call? {'place': 'bedroom'}" in run1
+    assert "== waiting at ('review',) with 1 interrupt" in run1
+    assert "[tools]" not in run1  # nothing ran past the review
+    assert "[tools] 'pans, knives, spices'" in rest  # the edited argument reached the tool
+    assert "[agent] ' might'" in rest  # the model's answer streamed token by token
+    assert "== tool result: pans, knives, spices" in rest and "== next: ()" in rest
