@@ -260,10 +260,24 @@ class RunSaver:
             writes.append((TASKS, to_wire(dest)) if isinstance(dest, Send) else (BRANCH_PREFIX + dest, START))
         resume = cmd.resume
         if resume is not None:
+            pending = self.pending_interrupts()
             if is_resume_map(resume):
                 run.scope.resume_map = dict(resume)
+                waiting = {i.id for i in pending}
+                for unknown in [k for k in resume if k not in waiting]:
+                    log.warning(
+                        "Command(resume={%r: ...}) for thread %r: no interrupt with that id is waiting "
+                        "(the answer is not used; the interrupts ask again)",
+                        unknown,
+                        self.thread_id,
+                    )
             else:
-                if len(self.pending_interrupts()) > 1:
+                if not pending:
+                    log.warning(
+                        "Command(resume=...) for thread %r: no interrupt is waiting; the answer is not used",
+                        self.thread_id,
+                    )
+                if len(pending) > 1:
                     raise RuntimeError(
                         "When there are multiple pending interrupts, you must specify the interrupt id when "
                         "resuming. Docs: https://docs.langchain.com/oss/python/langgraph/interrupts"
@@ -481,7 +495,7 @@ class RunSaver:
         self.pending.extend((task.id, c, v) for c, v in writes)
         path = self.paths[task.id] = task_path_str(task.path)
         if self.durability != "exit":
-            self.ops.put_writes(self._saver_config(self.head_id), writes, task.id, path)
+            self.ops.put_writes(self._saver_config(self.head_id), writes, task.id, path, task.name)
 
     def step_done(self, tasks: list[Task], before: Before) -> None:
         """A step's writes were applied: the next checkpoint."""
@@ -596,11 +610,25 @@ class _Ops:
             self.queue.append(("put", config, checkpoint, metadata, versions))
             self.puts += 1
 
-    def put_writes(self, config: Any, writes: Any, task_id: str, path: str) -> None:
+    def put_writes(self, config: Any, writes: Any, task_id: str, path: str, node: str = "") -> None:
         if not self.broken:
-            self.queue.append(("put_writes", config, writes, task_id, path))
+            self.queue.append(("put_writes", config, writes, task_id, path, node))
 
-    def _fail(self, exc: BaseException) -> None:
+    def _note(self, op: tuple[Any, ...], exc: BaseException) -> None:
+        """Name what the failed saver call was saving (the thread keeps its last good checkpoint)."""
+        owner = self.owner
+        if op[0] == "put":
+            what = f"checkpoint {op[2]['id']!r} (step {op[3].get('step')})"
+        else:
+            what = f"the writes of node {op[5]!r}" if len(op) > 5 and op[5] else "pending writes"
+        exc.add_note(
+            f"Raised by {type(owner.saver).__name__} saving {what} of thread {owner.thread_id!r}; "
+            "nothing after it was saved, the thread keeps its last saved checkpoint"
+        )
+
+    def _fail(self, exc: BaseException, op: tuple[Any, ...] | None = None) -> None:
+        if op is not None and isinstance(exc, Exception):
+            self._note(op, exc)
         with self.lock:
             self.broken = True
             self.error = exc
@@ -638,7 +666,7 @@ class _Ops:
             try:
                 self._call(op)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, op)
                 self.raise_error()
 
     def step_end(self) -> None:
@@ -673,7 +701,7 @@ class _Ops:
             try:
                 self._call(op)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, op)
                 continue
             if op[0] == "put":
                 with self.lock:
@@ -703,7 +731,7 @@ class _Ops:
             try:
                 await self._acall(op)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, op)
                 self.raise_error()
 
     async def astep_end(self) -> None:
@@ -730,4 +758,4 @@ class _Ops:
             try:
                 await self._acall(op)
             except BaseException as exc:
-                self._fail(exc)
+                self._fail(exc, op)
