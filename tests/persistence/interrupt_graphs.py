@@ -438,3 +438,36 @@ ALL_MODES = ("values", "updates", "checkpoints", "tasks", "debug")
 
 def cfg(tid: str, **configurable: Any) -> dict:
     return {"configurable": {"thread_id": tid, **configurable}}
+
+
+def ask_and_fail(m, checkpointer, calls: Calls, broken: list):
+    """START -> (p1, bad) -> after: ``p1`` interrupts, then ``bad`` raises while ``broken``
+    is non-empty (the test empties it to fix the node); ``p1`` also writes to the custom
+    stream before asking, on every run."""
+
+    def p1(state: Par):
+        calls("p1-start")
+        m.get_stream_writer()({"p1": "about to ask"})
+        answer = interrupt_in_turn(m, calls, "p1", "from p1")
+        calls(f"p1-resumed:{answer}")
+        return {"res": [f"p1:{answer}"]}
+
+    def bad(state: Par):
+        calls("bad-start")
+        calls.turn(m, "bad")
+        if broken:
+            raise ValueError("bad is broken")
+        return {"log": ["bad fixed"]}
+
+    def after(state: Par):
+        calls("after")
+        return {"log": [f"after:{state['res']}"]}
+
+    g = m.StateGraph(Par)
+    g.add_node("p1", p1)
+    g.add_node("bad", bad)
+    g.add_node("after", after)
+    for n in ("p1", "bad"):
+        g.add_edge(m.START, n)
+        g.add_edge(n, "after")
+    return g.compile(checkpointer=checkpointer)

@@ -36,6 +36,7 @@ from .interrupt_graphs import (
     ALL_MODES,
     Calls,
     Decision,
+    ask_and_fail,
     ask_chain,
     cfg,
     hitl,
@@ -378,6 +379,36 @@ def test_parallel_interrupts_plain_resume_is_ambiguous():
         _pause(rt, g, "p2 still pending")
         calls.order()
         rt.stream("plain resume of p2", g, m.Command(resume="p2 last"), cfg("t1"), stream_mode=ALL_MODES)
+        _end(rt, g, saver, calls, sort=True)
+
+    compare_hitl(scenario)
+
+
+@pytest.mark.parametrize("durability", ["async", "sync", "exit"])
+def test_interrupt_next_to_a_failing_sibling(durability):
+    """p1 interrupts, then its sibling ``bad`` raises in the same step: the run raises, the
+    interrupt and the error are both pending; Command(resume) while still broken answers
+    p1 (its writes are saved) and fails again; once fixed, a resume re-runs ``bad`` only
+    (p1's writes are reused: its answer stays the first one). ``p1`` writes to the
+    custom stream before asking, again on every re-run."""
+
+    def scenario(rt: Rt) -> None:
+        m, calls, saver, broken = hitl(rt.m), Calls(), rt.saver(), [True]
+        rt.durability = durability
+        g = ask_and_fail(m, saver, calls, broken)
+        modes = (*ALL_MODES, "custom")
+        calls.order("p1", "bad")
+        rt.stream("run", g, {"log": []}, cfg("t1"), stream_mode=modes, parallel=True)
+        _pause(rt, g, "after the failure")
+        rt.saved("saver.list after the failure", saver, "t1")
+        calls.order("p1", "bad")  # p1 answered and done before bad raises again
+        rt.stream(
+            "resume, still broken", g, m.Command(resume="early"), cfg("t1"), stream_mode=modes, parallel=True
+        )
+        _pause(rt, g, "after the second failure")
+        broken.clear()
+        calls.order()
+        rt.stream("resume, fixed", g, m.Command(resume="late"), cfg("t1"), stream_mode=modes, parallel=True)
         _end(rt, g, saver, calls, sort=True)
 
     compare_hitl(scenario)
