@@ -69,6 +69,9 @@ log = logging.getLogger("lgtrace.checkpoint")
 DURABILITIES = ("sync", "async", "exit")
 MAX_QUEUED_PUTS = 4
 """Checkpoints an ``async``-durability run may have waiting for its saver."""
+BATCH_PUTS = 2
+"""Checkpoints an ``async``-durability run queues before waking its worker: one wake-up (a
+thread hand-off or an event-loop turn) saves them together."""
 
 _WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lgtrace-saver")
 """Background saver calls of ``stream`` runs with ``durability="async"`` (one worker per run at a time)."""
@@ -676,7 +679,8 @@ class _Ops:
             self.drain()
         elif durability == "async":
             self.raise_error()
-            self.background()
+            if self.puts >= BATCH_PUTS:
+                self.background()
             with self.lock:
                 while self.puts > MAX_QUEUED_PUTS and not self.broken:
                     self.lock.wait()
@@ -740,7 +744,8 @@ class _Ops:
             await self.adrain()
         elif durability == "async":
             self.raise_error()
-            self.abackground()
+            if self.puts >= BATCH_PUTS:
+                self.abackground()
             if self.puts > MAX_QUEUED_PUTS and self.task is not None:
                 await asyncio.shield(self.task)
             self.raise_error()

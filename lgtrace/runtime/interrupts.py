@@ -8,6 +8,7 @@ has none) or the answer addressed to its next interrupt id (``Command(resume={id
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -55,7 +56,7 @@ class PendingAnswer:
 class Scratch:
     """One task's interrupt state."""
 
-    __slots__ = ("answer", "answers", "calls", "lock", "ns", "written")
+    __slots__ = ("answer", "answers", "calls", "ns", "written")
 
     def __init__(self, ns: str, answers: list[Any], answer: PendingAnswer, resume_map: dict[str, Any] | None):
         self.ns = ns
@@ -67,15 +68,12 @@ class Scratch:
             elif (first := interrupt_id(ns, 0)) in resume_map and first != next_id:
                 answers.append(resume_map[first])  # how older versions named every interrupt of a task
         self.answer = answer
-        self.calls = 0
-        self.lock = threading.Lock()
+        self.calls = itertools.count()  # atomic: parallel calls in one task (threads) count apart
         self.written: list[list[Any]] = []
         """The task's ``__resume__`` writes: the answers used so far, one write per call that got one."""
 
     def next(self, value: Any, schema: _Schema) -> Any:
-        with self.lock:
-            index = self.calls
-            self.calls += 1
+        index = next(self.calls)
         if index < len(self.answers):
             self.written.append(self.answers[: index + 1])
             return schema.validate(self.answers[index])
