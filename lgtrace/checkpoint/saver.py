@@ -537,15 +537,17 @@ class RunSaver:
         if run.parent is not None and not failed and run.graph.checkpointer is not True:
             return
         self.durability = "sync"
-        checkpoint = make_checkpoint(
-            run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
-        )
-        self.ops.put(
-            self._saver_config(self.loaded_id), checkpoint, self.head_metadata, self.book.new_versions()
-        )
+        if self.head_id != self.loaded_id:  # (the head the run started from is saved already)
+            checkpoint = make_checkpoint(
+                run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
+            )
+            self.ops.put(
+                self._saver_config(self.loaded_id), checkpoint, self.head_metadata, self.book.new_versions()
+            )
         by_task: dict[str, list[tuple[str, Any]]] = {}
         for task_id, c, v in self.pending:
-            by_task.setdefault(task_id, []).append((c, v))
+            if task_id in self.paths:  # the writes of tasks this run ran (loaded ones are saved)
+                by_task.setdefault(task_id, []).append((c, v))
         for task_id, writes in by_task.items():
             self.ops.put_writes(
                 self._saver_config(self.head_id), writes, task_id, self.paths.get(task_id, "")
