@@ -14,6 +14,7 @@ no saver calls here (``saver.py`` makes them).
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -98,6 +99,7 @@ def own_namespace(ns: str) -> str:
     return "|".join(part.split(":")[0] for part in ns.split("|"))
 
 
+@functools.lru_cache(maxsize=4096)
 def task_path_str(path: Any) -> str:
     """A task path as savers key it (``('__pregel_pull', 'a')`` -> ``'~__pregel_pull, a'``)."""
     if isinstance(path, (tuple, list)):

@@ -53,24 +53,40 @@ class PendingAnswer:
         return value
 
 
+_FIRST_CALL = threading.Lock()
+
+
 class Scratch:
-    """One task's interrupt state."""
+    """One task's interrupt state; what it needs from the run is read at its first ``interrupt()``
+    (most tasks never call one)."""
 
-    __slots__ = ("answer", "answers", "calls", "ns", "written")
+    __slots__ = ("_answers", "answer", "calls", "load", "ns", "resume_map", "written")
 
-    def __init__(self, ns: str, answers: list[Any], answer: PendingAnswer, resume_map: dict[str, Any] | None):
+    def __init__(self, ns: str, load: Any, answer: PendingAnswer, resume_map: dict[str, Any] | None) -> None:
         self.ns = ns
-        self.answers = answers
-        if resume_map:
-            next_id = interrupt_id(ns, len(answers))
-            if next_id in resume_map:
-                answers.append(resume_map[next_id])
-            elif (first := interrupt_id(ns, 0)) in resume_map and first != next_id:
-                answers.append(resume_map[first])  # how older versions named every interrupt of a task
+        self.load = load
+        """Gives the answers the task received in earlier runs."""
         self.answer = answer
+        self.resume_map = resume_map
+        self._answers: list[Any] | None = None
         self.calls = itertools.count()  # atomic: parallel calls in one task (threads) count apart
         self.written: list[list[Any]] = []
         """The task's ``__resume__`` writes: the answers used so far, one write per call that got one."""
+
+    @property
+    def answers(self) -> list[Any]:
+        with _FIRST_CALL:
+            if self._answers is None:
+                answers = self.load()
+                if self.resume_map:
+                    ns = self.ns
+                    next_id = interrupt_id(ns, len(answers))
+                    if next_id in self.resume_map:
+                        answers.append(self.resume_map[next_id])
+                    elif (first := interrupt_id(ns, 0)) in self.resume_map and first != next_id:
+                        answers.append(self.resume_map[first])  # older versions' id for every interrupt
+                self._answers = answers
+            return self._answers
 
     def next(self, value: Any, schema: _Schema) -> Any:
         index = next(self.calls)

@@ -427,8 +427,8 @@ class GraphRun:
         if self.checkpoint_id is not None:
             if self.saver is not None:
                 scope = self.scope
-                answers = self.saver.answers(task_id)
-                configurable[SCRATCH_KEY] = Scratch(task_ns, answers, scope.answer, scope.resume_map)
+                load = functools.partial(self.saver.answers, task_id)
+                configurable[SCRATCH_KEY] = Scratch(task_ns, load, scope.answer, scope.resume_map)
             # what a nested graph needs to find its own checkpoints (not its parent's)
             configurable["checkpoint_id"] = None
             configurable["checkpoint_map"] = {
