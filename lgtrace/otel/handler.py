@@ -22,6 +22,23 @@ run's. A task span also carries ``langgraph.checkpoint_id``, the checkpoint the 
 from, when the driver passes ``lgtrace_checkpoint_id=`` to the task's ``on_chain_start``
 (graphs with a checkpointer).
 
+Interrupts (human in the loop) are not errors: a span ended by ``GraphInterrupt`` (the
+interrupted task, a subgraph's graph span and the task that ran it, a tool) or by another
+``GraphBubbleUp`` (``ParentCommand``: ``langgraph.command_to_parent``) keeps status UNSET and
+records no exception; a ``GraphInterrupt`` marks it ``langgraph.interrupted``. The task span an
+``interrupt()`` was raised in gets one ``langgraph.interrupt`` event per interrupt, with
+``langgraph.interrupt.id`` (and ``langgraph.interrupt.value``, JSON, only when content is
+captured). As a ``GraphCallbackHandler`` the handler hears ``on_interrupt``: the stopped run's
+graph span gets attributes (not events: a dashboard filters and groups on them)
+``langgraph.interrupted``, ``langgraph.interrupt.status`` (``pending``, ``interrupt_before``,
+``interrupt_after``), ``langgraph.interrupt.ids``, ``langgraph.interrupt.checkpoint_id`` (the
+checkpoint the thread waits at) and, with capture, ``langgraph.interrupt.values``; the span's
+context is remembered under the thread (``max_paused_threads``, LRU). On ``on_resume`` the
+resuming run's graph span (a new trace) gets a span link to it (``langgraph.link.reason="resume"``,
+``langgraph.checkpoint_id``) and ``langgraph.resumed``, ``langgraph.resumed_from.checkpoint_id``,
+``langgraph.resumed_from.trace_id`` / ``span_id`` (for back-ends that drop links, as Phoenix
+does). A top-level run of the thread that ends without stopping forgets it; a failed resume keeps it.
+
 The handler never raises into the graph: a failure inside it is logged once.
 """
 
@@ -32,21 +49,23 @@ import contextlib
 import contextvars
 import functools
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider, get_meter_provider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TracerProvider
 
-from lgtrace.errors import ParentCommand, RunCancelled
+from lgtrace.callbacks import GraphCallbackHandler, GraphInterruptEvent, GraphResumeEvent
+from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
 from lgtrace.otel.content import ContentPolicy, capture_from_env, message_parts
 from lgtrace.runtime.run import GRAPH_RUNS
 
@@ -89,6 +108,19 @@ def _conversation_id(metadata: dict[str, Any] | None) -> str | None:
 
 def _is_cancellation(error: BaseException) -> bool:
     return isinstance(error, _CANCELLED)
+
+
+def _is_failure(error: BaseException) -> bool:
+    """Whether ``error`` failed the run (cancellation and graph control flow do not)."""
+    return not isinstance(error, (*_CANCELLED, GraphBubbleUp))
+
+
+@dataclass(slots=True, frozen=True)
+class _Paused:
+    """A thread stopped at an interrupt: the graph span of the run that stopped, for the resume's link."""
+
+    context: SpanContext
+    checkpoint_id: str
 
 
 def _guarded(method: Callable[..., None]) -> Callable[..., None]:
@@ -144,13 +176,20 @@ class _Run:
     first_chunk: float | None = None
     metric_attrs: dict[str, Any] | None = None
     usage: tuple[int, int] | None = None
+    interrupt_ids: set[str] | None = None
+    """Root runs: ids of the interrupts already shown as ``langgraph.interrupt`` events in the tree."""
+    stopped: bool = False
+    """Graph runs: the run stopped at an interrupt (``on_interrupt``); its thread waits for a resume."""
 
 
-class OTelCallbackHandler(BaseCallbackHandler):
+class OTelCallbackHandler(GraphCallbackHandler):
     """Turns LangChain and lgtrace runs into OpenTelemetry spans and GenAI metrics.
 
     Pass it in ``config={"callbacks": [OTelCallbackHandler()]}`` (graph or any
     Runnable), or call ``lgtrace.otel.instrument()`` once to trace everything.
+    As a ``GraphCallbackHandler`` it hears when a graph run stops at an interrupt and
+    when a later run resumes the thread; ``max_paused_threads`` bounds how many paused
+    threads it remembers (least recently paused forgotten first) to link the resume to.
     """
 
     run_inline = True  # same thread/context as the run: attach() must happen there
@@ -166,6 +205,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         redact: Callable[[Any], Any] | None = None,
         capture_chains: bool = False,
         chunk_metrics: bool = False,
+        max_paused_threads: int = 10_000,
     ) -> None:
         from lgtrace import __version__
 
@@ -182,6 +222,10 @@ class OTelCallbackHandler(BaseCallbackHandler):
         self.runs: dict[int, _Run] = {}
         """Open runs by ``run_id.int`` (an int hashes in C; ``UUID.__hash__`` is Python)."""
         self._failed_once = False
+        self.paused: OrderedDict[str, _Paused] = OrderedDict()
+        """Threads waiting at an interrupt by conversation id, least recently paused first."""
+        self.max_paused_threads = max_paused_threads
+        self._lock = threading.Lock()
         self.token_usage = meter.create_histogram(
             "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used"
         )
@@ -266,10 +310,12 @@ class OTelCallbackHandler(BaseCallbackHandler):
         run.tree.discard(run)
         if run.is_root and run.tree:
             self._sweep(run.tree, error)
+        if run.kind == "graph" and error is None and not run.stopped and run.conversation in self.paused:
+            self._forget_paused(run)  # the thread went on past its interrupt
         span = run.span
         if span is not None:
             if error is not None:
-                self._mark_error(span, error)
+                self._mark_error(run, span, error)
             elif outputs is not None and self.content.enabled and run.kind in ("graph", "task", "chain"):
                 span.set_attributes(
                     {"output.value": self.content.dumps(outputs), "output.mime_type": "application/json"}
@@ -296,9 +342,14 @@ class OTelCallbackHandler(BaseCallbackHandler):
             )
             run.span.end()
 
-    def _mark_error(self, span: Span, error: BaseException) -> None:
-        if isinstance(error, ParentCommand):  # control flow: the parent graph applies the command
-            span.set_attribute("langgraph.command_to_parent", True)
+    def _mark_error(self, run: _Run, span: Span, error: BaseException) -> None:
+        if isinstance(error, GraphBubbleUp):  # control flow, not a failure: status stays UNSET
+            if isinstance(error, GraphInterrupt):
+                span.set_attribute("langgraph.interrupted", True)
+                if run.kind == "task" and error.interrupts:
+                    self._interrupt_events(run, span, error.interrupts)
+            elif isinstance(error, ParentCommand):  # the parent graph applies the command
+                span.set_attribute("langgraph.command_to_parent", True)
             return
         if _is_cancellation(error):
             span.set_attribute("lgtrace.cancelled", True)
@@ -314,6 +365,91 @@ class OTelCallbackHandler(BaseCallbackHandler):
             span.record_exception(error)
             with contextlib.suppress(AttributeError):
                 error._lgtrace_recorded = True  # type: ignore[attr-defined]
+
+    # -- interrupts and resumes ---------------------------------------------------------
+
+    def _interrupt_events(self, run: _Run, span: Span, interrupts: tuple[Any, ...]) -> None:
+        """One ``langgraph.interrupt`` event per interrupt, on the task span it was raised in.
+
+        The innermost task ends first; the task that ran an interrupted subgraph ends with
+        the same interrupts and shows none again (ids are unique within a run)."""
+        root = run
+        while root.parent is not None:
+            root = root.parent
+        with self._lock:  # parallel tasks may stop at once, in worker threads
+            if root.interrupt_ids is None:
+                root.interrupt_ids = set()
+            shown = root.interrupt_ids
+            new = [i for i in interrupts if str(getattr(i, "id", "")) not in shown]
+            shown.update(str(getattr(i, "id", "")) for i in new)
+        for item in new:
+            attributes = {"langgraph.interrupt.id": str(getattr(item, "id", ""))}
+            if self.content.enabled:
+                attributes["langgraph.interrupt.value"] = self.content.dumps(getattr(item, "value", None))
+            span.add_event("langgraph.interrupt", attributes)
+
+    def _forget_paused(self, run: _Run) -> None:
+        """A top-level graph run of a paused thread ended without stopping: the thread moved on."""
+        parent = run.parent
+        while parent is not None:
+            if parent.kind == "graph":
+                return  # a subgraph's run: its parent run decides
+            parent = parent.parent
+        with self._lock:
+            self.paused.pop(run.conversation, None)  # type: ignore[arg-type]
+
+    @_guarded
+    def on_interrupt(self, event: GraphInterruptEvent) -> None:
+        """A graph run stopped at interrupts (or before/after a node); it ends normally next.
+
+        Its graph span gets ``langgraph.interrupted``, the interrupt ids (and values when
+        content is captured) and the checkpoint the thread waits at; the span's context is
+        remembered under the thread for the run that resumes it."""
+        run = self.runs.get(event.run_id.int) if event.run_id is not None else None
+        if run is None or run.span is None:
+            return
+        run.stopped = True
+        interrupts = event.interrupts
+        attributes: dict[str, Any] = {
+            "langgraph.interrupted": True,
+            "langgraph.interrupt.status": event.status,
+            "langgraph.interrupt.ids": tuple(str(i.id) for i in interrupts),
+        }
+        if event.checkpoint_id:
+            attributes["langgraph.interrupt.checkpoint_id"] = event.checkpoint_id
+        if self.content.enabled and interrupts:
+            attributes["langgraph.interrupt.values"] = self.content.dumps([i.value for i in interrupts])
+        run.span.set_attributes(attributes)
+        if run.conversation is None or event.checkpoint_ns:
+            return  # no thread to resume (or a subgraph's stop: its root run is the one resumed)
+        paused = _Paused(run.span.get_span_context(), event.checkpoint_id)
+        with self._lock:
+            self.paused[run.conversation] = paused
+            self.paused.move_to_end(run.conversation)
+            while len(self.paused) > self.max_paused_threads:
+                self.paused.popitem(last=False)
+
+    @_guarded
+    def on_resume(self, event: GraphResumeEvent) -> None:
+        """A graph run resumed a saved thread: its graph span links to the span of the run
+        that stopped the thread at an interrupt (when this handler saw it stop)."""
+        run = self.runs.get(event.run_id.int) if event.run_id is not None else None
+        if run is None or run.span is None:
+            return
+        span = run.span
+        attributes: dict[str, Any] = {"langgraph.resumed": True}
+        if event.checkpoint_id:
+            attributes["langgraph.resumed_from.checkpoint_id"] = event.checkpoint_id
+        paused = self.paused.get(run.conversation) if run.conversation is not None else None
+        if paused is not None and not event.checkpoint_ns:
+            context = paused.context
+            attributes["langgraph.resumed_from.trace_id"] = format(context.trace_id, "032x")
+            attributes["langgraph.resumed_from.span_id"] = format(context.span_id, "016x")
+            link: dict[str, Any] = {"langgraph.link.reason": "resume"}
+            if paused.checkpoint_id:
+                link["langgraph.checkpoint_id"] = paused.checkpoint_id
+            span.add_link(context, link)
+        span.set_attributes(attributes)
 
     # -- chains: graph runs, tasks, other chains ----------------------------------------
 
@@ -503,7 +639,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._end(run_id, error=error)
-        if run is not None and not _is_cancellation(error):
+        if run is not None and _is_failure(error):
             self._record_metrics(run, type(error).__qualname__)
 
     def _record_response(self, run: _Run, response: LLMResult) -> None:
