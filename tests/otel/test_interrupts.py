@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
+import time
+import urllib.error
+import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
@@ -29,6 +32,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from lgtrace.graph import END, START, StateGraph
+from lgtrace.otel import OTelCallbackHandler
+from lgtrace.testing.phoenix import PhoenixServer, otlp_tracer_provider
 from lgtrace.types import Command, interrupt
 
 from .test_spans import Tracing
@@ -425,3 +430,58 @@ def test_an_instrumented_handler_links_the_resume() -> None:
     assert stopped.attributes["langgraph.interrupted"] is True
     (link,) = resumed.links
     assert link.context.span_id == stopped.context.span_id
+
+
+# -- end to end: Phoenix shows both runs as one session ------------------------------------------------
+
+
+@pytest.mark.timeout(300)  # Phoenix's start-up is charged to the first test using it
+def test_interrupt_and_resume_are_one_phoenix_session(phoenix: PhoenixServer, phoenix_project: str) -> None:
+    """Phoenix drops span links at ingestion (its OTLP decoder reads no links, its REST span has none),
+    so the link is checked on the exported spans and, in Phoenix, through ``langgraph.resumed_from.*``."""
+    provider = otlp_tracer_provider(phoenix, phoenix_project)
+    local = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(local))
+    handler = OTelCallbackHandler(tracer_provider=provider)
+    graph = _graph()
+    thread = f"thread-{uuid.uuid4().hex}"
+    config = {"callbacks": [handler], "configurable": {"thread_id": thread}}
+    (pending,) = graph.invoke({"q": "deploy"}, config)["__interrupt__"]
+    graph.invoke(Command(resume="yes"), config)
+    assert provider.force_flush(10_000)
+    provider.shutdown()
+    exported = local.get_finished_spans()
+    stopped, resumed = sorted((s for s in exported if s.parent is None), key=lambda s: s.start_time or 0)
+    (link,) = resumed.links  # what went over OTLP
+    assert link.context.span_id == stopped.context.span_id
+    stopped_trace, resumed_trace = (format(s.context.trace_id, "032x") for s in (stopped, resumed))
+    assert stopped_trace != resumed_trace
+
+    spans = phoenix.spans(phoenix_project, min_count=len(exported), timeout=20)
+    deadline = time.monotonic() + 20
+    while True:  # sessions are derived as spans are inserted: poll until both traces joined
+        try:
+            session = phoenix.get_json(f"/v1/sessions/{thread}")["data"]
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+            session = {"traces": []}
+        if len(session["traces"]) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert session.get("session_id") == thread, session
+    assert [t["trace_id"] for t in session["traces"]] == [stopped_trace, resumed_trace]
+
+    assert {s["status_code"] for s in spans} == {"UNSET"}, "neither run failed"
+    roots = {s["trace_id"]: s for s in spans if s["parent_id"] is None}
+    stopped_root, resumed_root = roots[stopped_trace], roots[resumed_trace]
+    assert stopped_root["attributes"]["langgraph.interrupted"] is True
+    assert list(stopped_root["attributes"]["langgraph.interrupt.ids"]) == [pending.id]
+    assert resumed_root["attributes"]["langgraph.resumed"] is True
+    assert resumed_root["attributes"]["langgraph.resumed_from.trace_id"] == stopped_trace
+    assert resumed_root["attributes"]["langgraph.resumed_from.span_id"] == stopped_root["span_id"]
+    (ask,) = [s for s in spans if s["name"] == "ask" and s["trace_id"] == stopped_trace]
+    assert ask["status_code"] == "UNSET"
+    assert [e["name"] for e in ask["events"]] == ["langgraph.interrupt"]
+    assert ask["events"][0]["attributes"]["langgraph.interrupt.id"] == pending.id
+    assert {s["attributes"]["session.id"] for s in spans} == {thread}
