@@ -130,7 +130,7 @@ class _Driver:
             run.scope.checkpointer = saver
             run.saver = RunSaver(saver, run, run.scope.durability)
         self.run = run
-        self.lifecycle = lifecycle_handlers(config.get("callbacks")) if parent is None else []
+        self.lifecycle: list[Any] = []
         # a step may run inline (no thread hop) unless something must stream while it runs
         self.live = bool(run.modes & _LIVE_MODES) or bool(run.scope.subgraph_modes)
         return run
@@ -496,6 +496,8 @@ class SyncDriver(_Driver):
         run = self._setup()
         channel = run.channel
         manager = self._callbacks(run, CallbackManager, StreamMessagesHandler)
+        if run.parent is None:  # handlers from the config, or added by instrument()'s hook
+            self.lifecycle = lifecycle_handlers(manager)
         if manager.handlers:
             run.run_manager = manager.on_chain_start(None, self.input, **self._register(run))
         futures: list[Future[Any]] = []
@@ -629,6 +631,8 @@ class AsyncDriver(_Driver):
         channel = run.channel
         channel.bind_async()
         manager = self._callbacks(run, AsyncCallbackManager, AsyncStreamMessagesHandler)
+        if run.parent is None:  # handlers from the config, or added by instrument()'s hook
+            self.lifecycle = lifecycle_handlers(manager)
         if manager.handlers:
             run.run_manager = await manager.on_chain_start(None, self.input, **self._register(run))
         limit = run.config.get("max_concurrency")

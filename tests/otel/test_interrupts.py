@@ -409,11 +409,6 @@ def test_a_plain_handler_sees_no_lifecycle_events() -> None:
     assert not handler.runs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime: the drivers tell lifecycle events only to handlers in config['callbacks'], "
-    "not to those the callback manager adds from a configure hook (instrument())",
-)
 def test_an_instrumented_handler_links_the_resume() -> None:
     from lgtrace.otel import instrument, uninstrument
 
