@@ -131,6 +131,8 @@ class RunSaver:
         self.replay: dict[str, list[tuple[str, Any]]] = {}
         """First step after loading: writes of tasks that finished before (not run again)."""
         self.updated: set[str] | None = None
+        self.exit_start_input: Any = None
+        """``durability="exit"``: the input of an input checkpoint not saved yet."""
         self.resumed = False
         """The run continues the thread (``None`` or ``Command`` input): a resume."""
         self.ops = _Ops(self)
@@ -210,7 +212,6 @@ class RunSaver:
             start_input = restore(run, self.book, checkpoint)
             self.head_id = self.loaded_id = checkpoint["id"]
             self.head_metadata = dict(saved.metadata or {})
-            self.head_ts = checkpoint["ts"]
             run.step = int(self.head_metadata.get("step", -1))
             self.head_event_config = self._event_config(self.head_id)
             self.parent_event_config = self._with_map(saved.parent_config)
@@ -538,9 +539,7 @@ class RunSaver:
             return
         self.durability = "sync"
         if self.head_id != self.loaded_id:  # (the head the run started from is saved already)
-            checkpoint = make_checkpoint(
-                run, self.book, self.head_id, self.updated, getattr(self, "exit_start_input", None)
-            )
+            checkpoint = make_checkpoint(run, self.book, self.head_id, self.updated, self.exit_start_input)
             self.ops.put(
                 self._saver_config(self.loaded_id), checkpoint, self.head_metadata, self.book.new_versions()
             )
