@@ -69,6 +69,30 @@ def interrupt(value: Any, *, response_schema: Any = None) -> Any:
     return _interrupt(value, response_schema)
 
 
+def _default_retry_on(exc: Exception) -> bool:
+    from lgtrace.runtime.retry import default_retry_on
+
+    return default_retry_on(exc)
+
+
+class RetryPolicy(NamedTuple):
+    """How a node's failing attempts are retried (``add_node(..., retry_policy=...)``)."""
+
+    initial_interval: float = 0.5
+    """Seconds before the first retry."""
+    backoff_factor: float = 2.0
+    """Multiplier of the interval after each retry."""
+    max_interval: float = 128.0
+    """Longest wait between attempts, in seconds."""
+    max_attempts: int = 3
+    """Attempts in all, the first included."""
+    jitter: bool = True
+    """Add up to a second, at random, to each wait."""
+    retry_on: Any = _default_retry_on
+    """Exception types to retry, or a callable telling whether to retry an exception (LangGraph's
+    default: connection errors and HTTP 5xx yes, programming errors and other OS errors no)."""
+
+
 class PregelTask(NamedTuple):
     """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
 
@@ -140,6 +164,7 @@ __all__ = [
     "GraphOutput",
     "Interrupt",
     "PregelTask",
+    "RetryPolicy",
     "Send",
     "StateSnapshot",
     "StreamMode",

@@ -22,6 +22,7 @@ from lgtrace.runtime.node import (
     inject_flags,
     is_async_callable,
 )
+from lgtrace.runtime.retry import check_policies
 
 _RESERVED_CHARS = (NS_SEP, NS_END)
 
@@ -138,12 +139,19 @@ class StateGraph:
     ) -> StateGraph:
         """Add a node. ``node`` is a name (then ``action`` is the callable) or the callable."""
         input_schema = input_schema or kwargs.pop("input", None)
+        if "retry" in kwargs:
+            warnings.warn(
+                "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            retry_policy = retry_policy or kwargs.pop("retry")
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if defer:
             raise NotImplementedError("add_node(defer=True) is not supported by lgtrace yet")
-        if retry_policy is not None or cache_policy is not None:
-            raise NotImplementedError("retry_policy and cache_policy are not supported by lgtrace yet")
+        if cache_policy is not None:
+            raise NotImplementedError("add_node(cache_policy=...) is not supported by lgtrace yet")
         if isinstance(node, str):
             name = node
             if action is None:
@@ -194,6 +202,7 @@ class StateGraph:
             wants_config=wants_config,
             wants_writer=wants_writer,
             wants_store=wants_store,
+            retry_policy=check_policies(retry_policy, name),
             metadata=dict(metadata or {}),
             input_schema=input_schema,
             input_keys=(),

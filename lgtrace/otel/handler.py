@@ -20,7 +20,9 @@ traces by it). It is read once per run start from the run's metadata, the first 
 ``session_id`` and ``conversation_id``; a run whose metadata has none inherits its parent
 run's. A task span also carries ``langgraph.checkpoint_id``, the checkpoint the task started
 from, when the driver passes ``lgtrace_checkpoint_id=`` to the task's ``on_chain_start``
-(graphs with a checkpointer).
+(graphs with a checkpointer). A node with a retry policy makes one task span per attempt, each
+with ``langgraph.task.attempt`` (1, 2, ...) and the same ``langgraph.task_id``; failed attempts
+end with status ERROR, so a dashboard shows what the retries cost.
 
 Interrupts (human in the loop) are not errors: a span ended by ``GraphInterrupt`` (the
 interrupted task, a subgraph's graph span and the task that ran it, a tool) or by another
@@ -93,6 +95,10 @@ CONVERSATION_KEYS = ("thread_id", "session_id", "conversation_id")
 """Run metadata keys naming the conversation, in order of precedence."""
 
 CHECKPOINT_ID_KWARG = "lgtrace_checkpoint_id"
+ATTEMPT_KWARG = "lgtrace_attempt"
+"""Passed by the drivers for a node with a retry policy: the attempt (1, 2, ...) a task run is."""
+TASK_ID_KWARG = "lgtrace_task_id"
+"""Passed with the attempt: the task id (a retry's callback run has a fresh run id)."""
 """Keyword argument of a task's ``on_chain_start``: the id of the checkpoint the task started from."""
 
 
@@ -490,13 +496,16 @@ class OTelCallbackHandler(GraphCallbackHandler):
                 "langgraph.node": name,
                 "langgraph.step": metadata.get("langgraph_step", -1),
                 "langgraph.triggers": tuple(metadata.get("langgraph_triggers", ())),
-                "langgraph.task_id": str(run_id),
+                "langgraph.task_id": str(kwargs.get(TASK_ID_KWARG) or run_id),
                 "langgraph.checkpoint_ns": metadata.get("langgraph_checkpoint_ns", ""),
                 "openinference.span.kind": "CHAIN",
             }
             checkpoint_id = kwargs.get(CHECKPOINT_ID_KWARG)
             if checkpoint_id:
                 attributes["langgraph.checkpoint_id"] = str(checkpoint_id)
+            attempt = kwargs.get(ATTEMPT_KWARG)
+            if attempt:  # a node with a retry policy: each attempt is a span of its own
+                attributes["langgraph.task.attempt"] = int(attempt)
             run = self._start(
                 run_id, parent_run_id, "task", name, attributes=attributes, metadata=metadata, activate=True
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,7 @@ from lgtrace.callbacks import (
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
+from lgtrace.runtime.retry import next_wait
 from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
@@ -180,11 +182,6 @@ class _Driver:
             run.channel.close()
 
 
-def _checkpoint_kwarg(run: GraphRun) -> dict[str, Any]:
-    """For tracers: the checkpoint a task starts from (``langgraph.checkpoint_id`` on its span)."""
-    return {} if run.saver is None else {"lgtrace_checkpoint_id": run.checkpoint_id}
-
-
 def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     node = task.node
     kwargs: dict[str, Any] = {}
@@ -208,11 +205,59 @@ def _runnable_config(config: dict[str, Any], run_manager: Any) -> dict[str, Any]
 
 
 def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
-    """Run one task to completion in the current thread (called inside a copied context).
+    """Run one task to completion in the current thread (called inside a copied context),
+    attempt after attempt while its ``RetryPolicy`` retries the error."""
+    attempt = 1
+    while True:
+        _attempt_sync(run, task, callbacks, attempt)
+        wait = _retry_wait(task, attempt)
+        if wait is None:
+            return
+        cancel = run.scope.cancel
+        until = time.monotonic() + wait
+        while (left := until - time.monotonic()) > 0:  # a stopped run does not wait for the retry
+            if cancel.is_set():
+                task.error = RunCancelled("the run has stopped")
+                return
+            time.sleep(min(left, 0.05))
+        attempt += 1
 
-    The task is a chain run named after the node (a child of the graph run, tagged
-    ``graph:step:N``); a Runnable node runs as its child, tagged ``seq:step:1``.
-    """
+
+def _retry_wait(task: Task, attempt: int) -> float | None:
+    """Seconds before the next attempt of a failed task, or None (no retry: done, or not retried).
+    Before a retry the task is reset: a failed attempt's writes are not kept (its streamed events are)."""
+    policies = task.node.retry_policy
+    error = task.error
+    if not policies or not isinstance(error, Exception) or isinstance(error, GraphBubbleUp):
+        return None
+    wait = next_wait(policies, error, attempt)
+    if wait is not None:
+        task.error = None
+        task.writes = []
+        task.goto = []
+        task.update = None
+        task.collected = False
+    return wait
+
+
+def _attempt_kwargs(run: GraphRun, task: Task, attempt: int) -> dict[str, Any]:
+    """The task's callback run: its id is the task id (a retry's is fresh), tracers get the checkpoint
+    it started from and, with a retry policy, the attempt number."""
+    kwargs: dict[str, Any] = {
+        "name": task.name,
+        "run_id": uuid.UUID(task.id) if attempt == 1 else uuid.uuid4(),
+    }
+    if run.saver is not None:
+        kwargs["lgtrace_checkpoint_id"] = run.checkpoint_id
+    if task.node.retry_policy:
+        kwargs["lgtrace_attempt"] = attempt
+        kwargs["lgtrace_task_id"] = task.id
+    return kwargs
+
+
+def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> None:
+    """One attempt of a task. The task is a chain run named after the node (a child of the graph
+    run, tagged ``graph:step:N``); a Runnable node runs as its child, tagged ``seq:step:1``."""
     node = task.node
     config = task.config
     run_manager = None
@@ -223,9 +268,7 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
                 "or make the node synchronous"
             )
         if callbacks is not None:
-            run_manager = callbacks.on_chain_start(
-                None, task.input, name=task.name, run_id=uuid.UUID(task.id), **_checkpoint_kwarg(run)
-            )
+            run_manager = callbacks.on_chain_start(None, task.input, **_attempt_kwargs(run, task, attempt))
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)
         try:
@@ -250,13 +293,25 @@ def _run_node_sync(run: GraphRun, task: Task, callbacks: Any) -> None:
 
 async def _run_node_async(run: GraphRun, task: Task, callbacks: Any) -> None:
     """Run one task under the event loop (called inside a copied context); see ``_run_node_sync``."""
+    attempt = 1
+    while True:
+        await _attempt_async(run, task, callbacks, attempt)
+        wait = _retry_wait(task, attempt)
+        if wait is None:
+            return
+        await asyncio.sleep(wait)  # cancelled with the task when the run stops
+        attempt += 1
+
+
+async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> None:
+    """One attempt of a task under the event loop; see ``_attempt_sync``."""
     node = task.node
     config = task.config
     run_manager = None
     try:
         if callbacks is not None:
             run_manager = await callbacks.on_chain_start(
-                None, task.input, name=task.name, run_id=uuid.UUID(task.id), **_checkpoint_kwarg(run)
+                None, task.input, **_attempt_kwargs(run, task, attempt)
             )
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)

@@ -39,6 +39,8 @@ class NodeSpec:
     """The compiled graph the node runs: itself, or one its function names directly (as
     LangGraph finds it): its checkpoints live under the task's namespace."""
     wants_store: bool = False
+    retry_policy: tuple[Any, ...] = ()
+    """``RetryPolicy``s: the first whose ``retry_on`` matches an error decides whether to retry."""
     triggers: tuple[str, ...] = field(default=())
     managed: tuple[tuple[str, Any], ...] = field(default=())
     """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""
