@@ -48,4 +48,11 @@ def get_store() -> Any:
     return scope.store
 
 
-__all__ = ["get_config", "get_store", "get_stream_writer"]
+def get_runtime(context_schema: Any = None) -> Any:
+    """The ``Runtime`` of the graph task running in this context (see ``lgtrace.runtime``)."""
+    from lgtrace.runtime.context import get_runtime as _get_runtime
+
+    return _get_runtime(context_schema)
+
+
+__all__ = ["get_config", "get_runtime", "get_store", "get_stream_writer"]

@@ -16,6 +16,7 @@ from langgraph.store.base import BaseStore
 from lgtrace.constants import END, NS_END, NS_SEP, START
 from lgtrace.graph.schema import Channel, channels_of
 from lgtrace.runtime.node import (
+    Injected,
     NodeSpec,
     declared_ends,
     first_param_schema,
@@ -188,9 +189,7 @@ class StateGraph:
             ends = ()
         else:
             ends = declared_ends(action)
-        wants_config, wants_writer, wants_store = (
-            (False, False, False) if is_runnable else inject_flags(action)
-        )
+        injected = Injected() if is_runnable else inject_flags(action)
         from lgtrace.runtime.compiled import CompiledStateGraph
 
         self.nodes[name] = NodeSpec(
@@ -199,9 +198,10 @@ class StateGraph:
             is_runnable=is_runnable,
             is_async=False if is_runnable else is_async_callable(action),
             is_subgraph=isinstance(action, CompiledStateGraph),
-            wants_config=wants_config,
-            wants_writer=wants_writer,
-            wants_store=wants_store,
+            wants_config=injected.config,
+            wants_writer=injected.writer,
+            wants_store=injected.store,
+            wants_runtime=injected.runtime,
             retry_policy=check_policies(retry_policy, name),
             metadata=dict(metadata or {}),
             input_schema=input_schema,
@@ -279,7 +279,7 @@ class StateGraph:
         else:
             ends = None if isinstance(path, Runnable) else _literal_ends(path)
         is_runnable = isinstance(path, Runnable)
-        wants_config = False if is_runnable else inject_flags(path)[0]
+        wants_config = False if is_runnable else inject_flags(path).config
         self.branches.setdefault(source, {})[name] = Branch(
             source=source,
             name=name,

@@ -41,6 +41,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.checkpointer = checkpointer
         """A ``BaseCheckpointSaver``; ``None``: a subgraph uses its parent's; ``False``: never persist."""
         self.store = store
+        self.context_schema = builder.context_schema
         self.interrupt_before: Any = None
         self.interrupt_after: Any = None
         self.channels = dict(builder.channels)
@@ -181,6 +182,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
             if before is None
             else self.check_interrupt_nodes(before, "interrupt_before"),
             self.interrupt_after if after is None else self.check_interrupt_nodes(after, "interrupt_after"),
+            kwargs.pop("context", None),
         )
 
     def check_interrupt_nodes(self, nodes: Any, label: str) -> Any:
@@ -413,7 +415,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"
 
 
-_UNSUPPORTED = ("checkpoint_during", "context")
+_UNSUPPORTED = ("checkpoint_during",)
 
 
 class RunOptions(NamedTuple):
@@ -422,6 +424,7 @@ class RunOptions(NamedTuple):
     durability: str | None = None
     interrupt_before: Any = None
     interrupt_after: Any = None
+    context: Any = None
 
 
 def _reject_unsupported(kwargs: dict[str, Any]) -> None:

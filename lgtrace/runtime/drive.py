@@ -36,6 +36,7 @@ from lgtrace.callbacks import (
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
+from lgtrace.runtime.context import coerce_context, runtime_of
 from lgtrace.runtime.retry import next_wait
 from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
 from lgtrace.stream.channel import EventChannel
@@ -97,8 +98,8 @@ class _Driver:
     ) -> None:
         self.graph = graph
         if options is None:  # a nested graph run as a node: its own compile-time options
-            options = (None, graph.interrupt_before, graph.interrupt_after)
-        self.durability, self.interrupt_before, self.interrupt_after = options
+            options = (None, graph.interrupt_before, graph.interrupt_after, None)
+        self.durability, self.interrupt_before, self.interrupt_after, self.context = options
         self.input = input
         self.config = config
         self.modes = frozenset(modes)
@@ -122,6 +123,7 @@ class _Driver:
                 run.scope.subgraph_modes = self.modes
             run.scope.typed_values = self.version == "v2"
             run.scope.durability = check_durability(self.durability)
+            run.scope.context = coerce_context(self.graph.context_schema, self.context, self.graph.name)
         saver = self.graph.checkpointer
         if saver is None or saver is True:
             if parent is None and saver is True:
@@ -191,6 +193,8 @@ def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs["writer"] = task.config["configurable"][SCOPE_KEY].writer
     if node.wants_store:
         kwargs["store"] = task.config["configurable"][SCOPE_KEY].store
+    if node.wants_runtime:
+        kwargs["runtime"] = runtime_of(task.config["configurable"])
     return (task.input,), kwargs
 
 

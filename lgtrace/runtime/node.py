@@ -8,7 +8,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, NamedTuple, get_args, get_origin, get_type_hints
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.store.base import BaseStore
@@ -39,6 +39,7 @@ class NodeSpec:
     """The compiled graph the node runs: itself, or one its function names directly (as
     LangGraph finds it): its checkpoints live under the task's namespace."""
     wants_store: bool = False
+    wants_runtime: bool = False
     retry_policy: tuple[Any, ...] = ()
     """``RetryPolicy``s: the first whose ``retry_on`` matches an error decides whether to retry."""
     triggers: tuple[str, ...] = field(default=())
@@ -69,19 +70,42 @@ def _hints(fn: Any) -> dict[str, Any]:
         return {}
 
 
-def inject_flags(fn: Any) -> tuple[bool, bool, bool]:
-    """Whether ``fn`` asks for ``config``, ``writer`` and ``store``, by annotation or by name."""
+class Injected(NamedTuple):
+    """What a node function asks for besides its state."""
+
+    config: bool = False
+    writer: bool = False
+    store: bool = False
+    runtime: bool = False
+
+
+_BY_NAME = {"config": "config", "writer": "writer", "store": "store", "runtime": "runtime"}
+
+
+def inject_flags(fn: Any) -> Injected:
+    """Whether ``fn`` asks for ``config``, ``writer``, ``store`` and ``runtime``, by annotation or
+    by name (an annotation that cannot be resolved, e.g. a string naming a class local to a
+    function under ``from __future__ import annotations``, falls back to the name, as LangGraph)."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False, False, False
+        return Injected()
     hints = _hints(fn)
-    wants_config = wants_writer = wants_store = False
+    wants_config = wants_writer = wants_store = wants_runtime = False
     for p in params[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         hint = hints.get(p.name, p.annotation)
-        if (
+        if isinstance(hint, str):  # unresolved: by name
+            kind = _BY_NAME.get(p.name)
+            wants_config |= kind == "config"
+            wants_writer |= kind == "writer"
+            wants_store |= kind == "store"
+            wants_runtime |= kind == "runtime"
+            continue
+        if _is_runtime_type(hint) or (p.name == "runtime" and hint in (p.empty, Any)):
+            wants_runtime = True
+        elif (
             hint is RunnableConfig
             or (hint is p.empty and p.name in _CONFIG_NAMES)
             or (p.name in _CONFIG_NAMES and hint in (Any, dict, RunnableConfig | None))
@@ -93,7 +117,14 @@ def inject_flags(fn: Any) -> tuple[bool, bool, bool]:
             wants_config = True
         elif p.name == "store" or _is_store_type(hint):
             wants_store = True
-    return wants_config, wants_writer, wants_store
+    return Injected(wants_config, wants_writer, wants_store, wants_runtime)
+
+
+def _is_runtime_type(hint: Any) -> bool:
+    from lgtrace.runtime.context import Runtime
+
+    origin = get_origin(hint) or hint
+    return inspect.isclass(origin) and issubclass(origin, Runtime)
 
 
 def _is_store_type(hint: Any) -> bool:

@@ -109,6 +109,8 @@ class Scope:
     """This run's stop flag (chained to its parents': the top-level consumer stopping stops all)."""
     seed: uuid.UUID
     writer: Any = _noop_writer
+    context: Any = None
+    """The run's ``context=`` (shared with subgraphs)."""
     store: Any = None
     """The ``BaseStore`` nodes get as ``store`` (a subgraph without its own uses its parent's)."""
     checkpointer: Any = None
@@ -178,6 +180,7 @@ class GraphRun:
             self.scope.typed_values = parent.typed_values
             self.scope.durability = parent.durability
             self.scope.answer = parent.answer
+            self.scope.context = parent.context
             self.scope.resume_map = parent.resume_map
             self.scope.store = graph.store if graph.store is not None else parent.store
         else:
