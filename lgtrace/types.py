@@ -93,6 +93,38 @@ class RetryPolicy(NamedTuple):
     default: connection errors and HTTP 5xx yes, programming errors and other OS errors no)."""
 
 
+def default_cache_key(*args: Any, **kwargs: Any) -> bytes:
+    """A node input as a cache key (as LangGraph: pickled, mappings with sorted keys)."""
+    import pickle
+
+    return pickle.dumps((_freeze(args), _freeze(kwargs)), protocol=5, fix_imports=False)
+
+
+def _freeze(obj: Any, depth: int = 10) -> Any:
+    from collections.abc import Hashable, Mapping
+
+    if isinstance(obj, Hashable) or depth <= 0:
+        return obj
+    if isinstance(obj, Mapping):
+        return tuple(sorted((k, _freeze(v, depth - 1)) for k, v in obj.items()))
+    if isinstance(obj, Sequence):
+        return tuple(_freeze(x, depth - 1) for x in obj)
+    if hasattr(obj, "tobytes"):
+        return (type(obj).__name__, obj.tobytes(), getattr(obj, "shape", None))
+    return obj
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Cache a node's writes by its input (``add_node(..., cache_policy=...)`` with
+    ``compile(cache=...)``): a hit skips the node."""
+
+    key_func: Callable[..., Any] = default_cache_key
+    """The node input -> a key (str or bytes; hashed)."""
+    ttl: int | None = None
+    """Seconds an entry lives (None: forever)."""
+
+
 class PregelTask(NamedTuple):
     """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
 
@@ -160,6 +192,7 @@ class GraphOutput(Generic[OutputT]):
 
 
 __all__ = [
+    "CachePolicy",
     "Command",
     "GraphOutput",
     "Interrupt",

@@ -151,8 +151,6 @@ class StateGraph:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if defer:
             raise NotImplementedError("add_node(defer=True) is not supported by lgtrace yet")
-        if cache_policy is not None:
-            raise NotImplementedError("add_node(cache_policy=...) is not supported by lgtrace yet")
         if isinstance(node, str):
             name = node
             if action is None:
@@ -203,6 +201,7 @@ class StateGraph:
             wants_store=injected.store,
             wants_runtime=injected.runtime,
             retry_policy=check_policies(retry_policy, name),
+            cache_policy=cache_policy,
             metadata=dict(metadata or {}),
             input_schema=input_schema,
             input_keys=(),
@@ -424,9 +423,8 @@ class StateGraph:
         name: str | None = None,
     ) -> Any:
         """Validate the graph and return a runnable ``CompiledStateGraph``."""
-        for label, value in (("cache", cache),):
-            if value not in (None, False):
-                raise NotImplementedError(f"compile({label}=...) is not supported by lgtrace yet")
+        if cache is not None and not (hasattr(cache, "get") and hasattr(cache, "set")):
+            raise TypeError(f"compile(cache=...) takes a LangGraph BaseCache, got {type(cache).__name__}")
         if store is not None and not isinstance(store, BaseStore):
             raise TypeError(f"compile(store=...) takes a LangGraph BaseStore, got {type(store).__name__}")
         if checkpointer not in (None, False, True) and not (
@@ -440,7 +438,7 @@ class StateGraph:
         from lgtrace.runtime.compiled import CompiledStateGraph
 
         graph = CompiledStateGraph(
-            self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer, store=store
+            self, name=name or "LangGraph", debug=debug, checkpointer=checkpointer, store=store, cache=cache
         )
         graph.interrupt_before = graph.check_interrupt_nodes(interrupt_before, "interrupt_before")
         graph.interrupt_after = graph.check_interrupt_nodes(interrupt_after, "interrupt_after")

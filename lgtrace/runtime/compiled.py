@@ -34,6 +34,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         debug: bool = False,
         checkpointer: Any = None,
         store: Any = None,
+        cache: Any = None,
     ) -> None:
         self.builder = builder
         self.name = name
@@ -41,6 +42,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.checkpointer = checkpointer
         """A ``BaseCheckpointSaver``; ``None``: a subgraph uses its parent's; ``False``: never persist."""
         self.store = store
+        self.cache = cache
+        """A ``BaseCache`` for nodes with a ``CachePolicy``."""
         self.context_schema = builder.context_schema
         self.interrupt_before: Any = None
         self.interrupt_after: Any = None

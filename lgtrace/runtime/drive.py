@@ -36,6 +36,7 @@ from lgtrace.callbacks import (
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
+from lgtrace.runtime import cache
 from lgtrace.runtime.context import coerce_context, runtime_of
 from lgtrace.runtime.retry import next_wait
 from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
@@ -373,8 +374,7 @@ class _Step:
                 if _failed(item):
                     self.failed = item
                     return out  # the rest was produced after the failure
-                if self.run.saver is not None:
-                    self.run.saver.task_done(item)
+                _task_done(self.run, item)
                 self.run.emit_task_result(item)
             elif shaper is not None:
                 out.append(shaper(*item))
@@ -402,8 +402,7 @@ class _StepFailed(Exception):
 def _fail_step(run: GraphRun, task: Task) -> _StepFailed:
     """The failed task's own result events, kept apart from anything produced after it."""
     run.channel.drain()  # produced after the failure: not delivered
-    if run.saver is not None:
-        run.saver.task_done(task)
+    _task_done(run, task)
     events: list[Any] = []
     run.emit_task_result(task, local=events)
     return _StepFailed(task, events)
@@ -427,8 +426,7 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> No
     streamed were emitted as they ended."""
     saver = run.saver
     if inline is not None:
-        if saver is not None:
-            saver.task_done(inline)
+        _task_done(run, inline)
         if inline.error is not None:
             run.emit_task_result(inline)
             if isinstance(inline.error, GraphInterrupt):
@@ -448,6 +446,14 @@ def _finish_step(run: GraphRun, tasks: list[Task], *, inline: Task | None) -> No
         saver.step_done(tasks, before)  # type: ignore[arg-type]
     if changed:
         run.emit_values()
+
+
+def _task_done(run: GraphRun, task: Task) -> None:
+    """A task ended: its writes (or error) to the saver, a finished task's writes to the cache."""
+    if run.saver is not None:
+        run.saver.task_done(task)
+    if task.cache_key is not None:
+        cache.remember(run, task)
 
 
 def _interrupted(run: GraphRun, tasks: list[Task]) -> None:
@@ -598,6 +604,8 @@ class SyncDriver(_Driver):
                     raise _stop("interrupt_before")
                 run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
+                if keys := cache.keys_of(run, todo):
+                    todo = cache.apply_hits(run, todo, keys, run.graph.cache.get(tuple(keys)))
                 inline = todo[0] if len(todo) == 1 and not self.live else None
                 if inline is not None:
                     contextvars.copy_context().run(
@@ -736,6 +744,8 @@ class AsyncDriver(_Driver):
                         raise _stop("interrupt_before")
                     run.emit_task_starts(tasks)
                 todo = _cached(run, tasks)
+                if keys := cache.keys_of(run, todo):
+                    todo = cache.apply_hits(run, todo, keys, await run.graph.cache.aget(tuple(keys)))
                 inline = todo[0] if len(todo) == 1 and not self.live else None
                 if inline is not None:
                     task = inline
@@ -842,7 +852,7 @@ class AsyncDriver(_Driver):
     def _runs_ahead(self, task: Task) -> bool:
         """Whether the task is a plain sync function whose conditional edges are sync too."""
         node = task.node
-        if node.is_async or node.is_runnable:
+        if node.is_async or node.is_runnable or node.cache_policy is not None:
             return False
         branches = self.graph.branches_from.get(task.name)
         return not branches or not any(b.is_async or b.is_runnable for b in branches)

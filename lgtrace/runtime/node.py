@@ -40,6 +40,8 @@ class NodeSpec:
     LangGraph finds it): its checkpoints live under the task's namespace."""
     wants_store: bool = False
     wants_runtime: bool = False
+    cache_policy: Any = None
+    """A ``CachePolicy``: the node's writes are cached by its input (with ``compile(cache=...)``)."""
     retry_policy: tuple[Any, ...] = ()
     """``RetryPolicy``s: the first whose ``retry_on`` matches an error decides whether to retry."""
     triggers: tuple[str, ...] = field(default=())

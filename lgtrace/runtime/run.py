@@ -141,6 +141,8 @@ class Task:
     """Where the task routes, in order: node names and ``Send`` packets."""
     update: Any = None
     error: BaseException | None = None
+    cache_key: Any = None
+    """``(namespace, key)`` of its writes in the graph's cache (a node with a cache policy)."""
     collected: bool = False
     """The node returned and its return value became writes: an error after that (a
     conditional edge raising) still streams the update, as in LangGraph."""
