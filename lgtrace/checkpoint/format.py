@@ -235,10 +235,12 @@ def result_of(writes: Iterable[tuple[str, Any]], keys: Iterable[str]) -> dict[st
 class Before:
     """Which LangGraph channels were available before a step (what a step may clear)."""
 
-    __slots__ = ("barriers", "ephemeral", "sends")
+    __slots__ = ("barriers", "ephemeral", "ready", "sends")
 
     def __init__(self, run: GraphRun, start: bool = False) -> None:
         self.ephemeral = {BRANCH_PREFIX + n for n in run.branches}
+        self.ready = {BRANCH_PREFIX + n for n in run.ready}
+        """Deferred nodes' channels that are available (consumed when their node runs)."""
         if start:
             self.ephemeral.add(START)
         self.barriers = {ch: set(seen) for ch, seen in run.barriers.items()}
@@ -276,8 +278,10 @@ class Book:
         graph: CompiledStateGraph,
         before: Before,
         tasks: Sequence[tuple[str, Sequence[str], Writes]],
+        finished: Iterable[str] = (),
     ) -> set[str]:
-        """Apply one step's ``(task name, triggers, writes)``; returns the updated channels."""
+        """Apply one step's ``(task name, triggers, writes)``; returns the updated channels.
+        ``finished``: deferred nodes whose wait ended with this step (their channels "finish")."""
         versions = self.versions
         all_seen = self.seen
         bump_step = False
@@ -301,10 +305,15 @@ class Book:
                 if barriers[ch] == joins[ch][0]:
                     barriers[ch] = set()  # a complete join is consumed by the node it triggers
                     bumped.add(ch)
+        if before.ready:  # a deferred node that runs consumes its channel
+            bumped |= {ch for _, triggers, _ in tasks for ch in triggers if ch in before.ready}
+        deferred = graph.deferred
         for _, _, writes in tasks:
             for ch, value in writes:
                 if ch in barriers:
                     joined.setdefault(ch, []).append(value)
+                elif ch.startswith(BRANCH_PREFIX) and ch[len(BRANCH_PREFIX) :] in deferred:
+                    bumped.add(ch)  # written, but not available until the run has nothing else to do
                 elif ch not in SPECIAL_WRITES:
                     updated.add(ch)
         for ch, names in joined.items():
@@ -315,6 +324,8 @@ class Book:
                 bumped.add(ch)
                 if seen_names == graph.joins[ch][0]:
                     updated.add(ch)
+        for node in finished:
+            updated.add(BRANCH_PREFIX + node)
         bumped |= updated
         if bump_step:
             # a new step clears what was pending and not written again
@@ -364,6 +375,10 @@ def make_checkpoint(
         values[START] = start_input
     for node in run.branches:
         values[BRANCH_PREFIX + node] = None
+    for node in run.deferred:  # a deferred node's channel keeps (value, finished)
+        values[BRANCH_PREFIX + node] = (None, False)
+    for node in run.ready:
+        values[BRANCH_PREFIX + node] = (None, True)
     for ch, seen in run.barriers.items():
         if ch in versions:
             values[ch] = set(seen)
@@ -399,7 +414,10 @@ def restore(run: GraphRun, book: Book, checkpoint: dict[str, Any]) -> Any:
             node = ch[len(BRANCH_PREFIX) :]
             if node not in graph.nodes:
                 raise IncompatibleCheckpoint(_incompatible(graph, ch, "routes to a node this graph lacks"))
-            if book.triggered(node, ch):
+            if node in graph.deferred:
+                finished = isinstance(value, (tuple, list)) and len(value) == 2 and bool(value[1])
+                (run.ready if finished else run.deferred).add(node)
+            elif book.triggered(node, ch):
                 run.branches.add(node)
         elif ch in graph.joins:
             run.barriers[ch] = set(value)

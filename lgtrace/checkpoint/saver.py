@@ -368,7 +368,7 @@ class RunSaver:
         if self.head_id is not None:
             for send in run.sends:
                 dropped.append((send.node, (PUSH,), []))
-            names = set(run.branches)
+            names = run.branches | run.ready
             for ch, seen in run.barriers.items():
                 starts, end = graph.joins[ch]
                 if seen == starts:
@@ -377,6 +377,7 @@ class RunSaver:
                 dropped.append((name, graph.nodes[name].triggers, []))
         self.updated = self.book.advance(graph, before, [*dropped, (INPUT, (), [(START, value)])])
         run.branches = set()
+        run.ready = set()
         run.sends = []
         for ch in run.barriers:
             if before.barriers[ch] != run.barriers[ch]:
@@ -506,7 +507,7 @@ class RunSaver:
         graph = self.run.graph
         done = self.writes
         steps = [(t.name, t.triggers, done.get(t.id) or task_writes(graph, t)) for t in tasks]
-        self.updated = self.book.advance(graph, before, steps)
+        self.updated = self.book.advance(graph, before, steps, self.run.finished_now)
         self.run.scope.resuming = False
         self.paths = {}
         self.writes = {}
@@ -586,7 +587,7 @@ def apply_null_writes(run: GraphRun, book: Book | None, writes: list[tuple[str, 
     load_writes(task, writes)
     branches, sends = set(run.branches), list(run.sends)
     before = Before(run)
-    run.apply([task])
+    run.apply([task], step=False)
     run.branches |= branches
     run.sends = [*sends, *run.sends]
     if book is not None:

@@ -149,8 +149,6 @@ class StateGraph:
             retry_policy = retry_policy or kwargs.pop("retry")
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
-        if defer:
-            raise NotImplementedError("add_node(defer=True) is not supported by lgtrace yet")
         if isinstance(node, str):
             name = node
             if action is None:
@@ -202,6 +200,7 @@ class StateGraph:
             wants_runtime=injected.runtime,
             retry_policy=check_policies(retry_policy, name),
             cache_policy=cache_policy,
+            defer=defer,
             metadata=dict(metadata or {}),
             input_schema=input_schema,
             input_keys=(),

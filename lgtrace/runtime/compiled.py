@@ -74,6 +74,14 @@ class CompiledStateGraph(Runnable[Any, Any]):
             self.joins_to[end] = (*self.joins_to.get(end, ()), channel)
             for s in starts:
                 self.joins_from[s] = (*self.joins_from.get(s, ()), channel)
+        self.deferred = frozenset(name for name, spec in builder.nodes.items() if spec.defer)
+        """Nodes added with ``defer=True``: they run when nothing else is left to run."""
+        for end in self.joins_to:
+            if end in self.deferred:
+                raise NotImplementedError(
+                    f"add_edge([...], {end!r}): a join into a deferred node (defer=True) is not supported "
+                    "by lgtrace yet; route to it with single edges"
+                )
         self.branches_from: dict[str, tuple[Branch, ...]] = {
             source: tuple(branches.values()) for source, branches in builder.branches.items()
         }

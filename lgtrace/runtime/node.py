@@ -40,6 +40,8 @@ class NodeSpec:
     LangGraph finds it): its checkpoints live under the task's namespace."""
     wants_store: bool = False
     wants_runtime: bool = False
+    defer: bool = False
+    """Wait until nothing else is left to run (``add_node(..., defer=True)``)."""
     cache_policy: Any = None
     """A ``CachePolicy``: the node's writes are cached by its input (with ``compile(cache=...)``)."""
     retry_policy: tuple[Any, ...] = ()

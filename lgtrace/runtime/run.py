@@ -203,6 +203,12 @@ class GraphRun:
             k: c.initial for k, c in graph.channels.items() if c.initial is not MISSING
         }
         self.branches: set[str] = set()
+        self.deferred: set[str] = set()
+        """Deferred nodes (``defer=True``) routed to, waiting for the run to have nothing else to do."""
+        self.ready: set[str] = set()
+        """Deferred nodes whose wait is over: they run in the next step."""
+        self.finished_now: set[str] = set()
+        """Deferred nodes whose wait ended with the last step applied."""
         self.barriers: dict[str, set[str]] = {ch: set() for ch in graph.joins}
         self.sends: list[Send] = []
         self.run_manager: Any = None
@@ -383,7 +389,7 @@ class GraphRun:
                 "You can increase the limit by setting the `recursion_limit` config key.\n"
                 f"Graph {graph.name!r} has run {self.step - self.step0} steps."
             )
-        names = set(self.branches)
+        names = self.branches | self.ready
         for ch, seen in self.barriers.items():
             starts, end = graph.joins[ch]
             if seen == starts:
@@ -581,7 +587,7 @@ class GraphRun:
 
     # -- applying a step ---------------------------------------------------------------
 
-    def apply(self, tasks: list[Task]) -> bool:
+    def apply(self, tasks: list[Task], *, step: bool = True) -> bool:
         """Apply the writes of a finished step in deterministic order. Returns whether state changed.
 
         All or nothing: new values are computed first (a conflicting write or a failing
@@ -620,8 +626,10 @@ class GraphRun:
                 changed[key] = current
         values.update(changed)
         barriers = self.barriers
+        deferred = graph.deferred
         for t in tasks:
             if t.path[0] == PULL:
+                self.ready.discard(t.name)  # a deferred node that ran
                 for ch in graph.joins_to.get(t.name, ()):
                     if barriers[ch] == graph.joins[ch][0]:
                         barriers[ch] = set()
@@ -629,15 +637,27 @@ class GraphRun:
         sends: list[Send] = []
         for t in tasks:
             for dest in t.goto:
-                if type(dest) is str:
-                    branches.add(dest)
-                else:
+                if type(dest) is not str:
                     sends.append(dest)
+                elif dest in deferred:
+                    self.deferred.add(dest)
+                else:
+                    branches.add(dest)
             for ch in graph.joins_from.get(t.name, ()):
                 barriers[ch].add(t.name)
         self.branches = branches
         self.sends = sends
+        self.finished_now = set()
+        if step and self.deferred and not branches and not self._join_complete():
+            # nothing else would run next: the deferred nodes' wait is over (LangGraph's "finish")
+            self.ready |= self.deferred
+            self.finished_now = self.deferred
+            self.deferred = set()
         return bool(pending)
+
+    def _join_complete(self) -> bool:
+        joins = self.graph.joins
+        return any(seen == joins[ch][0] for ch, seen in self.barriers.items())
 
 
 def call_branch(branch: Branch, value: Any, config: dict[str, Any]) -> Any:
