@@ -422,6 +422,16 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """The state as an instance of its schema class (what v2 ``values`` parts carry)."""
         return self.state_schema(**values) if self.state_kind != "dict" else values
 
+    def get_graph(self, config: RunnableConfig | None = None, *, xray: int | bool = False) -> Any:
+        """The graph as langchain-core's drawable ``Graph`` (``draw_mermaid()``, ``draw_ascii()``,
+        ``draw_mermaid_png()``), as LangGraph draws it; ``xray`` expands subgraphs."""
+        from lgtrace.graph.draw import draw
+
+        return draw(self, xray=xray)
+
+    async def aget_graph(self, config: RunnableConfig | None = None, *, xray: int | bool = False) -> Any:
+        return self.get_graph(config, xray=xray)
+
     def __repr__(self) -> str:
         return f"CompiledStateGraph(name={self.name!r}, nodes={list(self.nodes)})"
 
