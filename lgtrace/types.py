@@ -125,6 +125,16 @@ class CachePolicy:
     """Seconds an entry lives (None: forever)."""
 
 
+OVERWRITE = "__overwrite__"
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Write ``value`` to a reduced key as is, bypassing its reducer (at most one per key per step)."""
+
+    value: Any
+
+
 class PregelTask(NamedTuple):
     """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
 
@@ -196,6 +206,7 @@ __all__ = [
     "Command",
     "GraphOutput",
     "Interrupt",
+    "Overwrite",
     "PregelTask",
     "RetryPolicy",
     "Send",

@@ -197,6 +197,8 @@ def task_writes(graph: CompiledStateGraph, task: Task) -> Writes:
 
 def load_writes(task: Task, writes: Iterable[tuple[str, Any]]) -> None:
     """The opposite of ``task_writes``: saved writes back into a task that will not run again."""
+    from lgtrace.runtime.run import update_of
+
     for ch, value in writes:
         if ch.startswith(BRANCH_PREFIX):
             task.goto.append(ch[len(BRANCH_PREFIX) :])
@@ -208,7 +210,7 @@ def load_writes(task: Task, writes: Iterable[tuple[str, Any]]) -> None:
             continue  # joins follow from the task's name when the step is applied
         else:
             task.writes.append((ch, value))
-    task.update = dict(task.writes) if task.writes else None
+    task.update = update_of(task.writes)
     task.collected = True
 
 

@@ -31,7 +31,7 @@ from lgtrace.checkpoint.format import (
 from lgtrace.checkpoint.saver import CONTROL_WRITES, apply_null_writes
 from lgtrace.constants import PULL, START
 from lgtrace.errors import InvalidUpdateError
-from lgtrace.runtime.run import GraphRun, Task, acall_branch
+from lgtrace.runtime.run import GraphRun, Task, acall_branch, update_of
 from lgtrace.stream.channel import EventChannel
 from lgtrace.types import PregelTask, StateSnapshot
 
@@ -310,7 +310,7 @@ class _Update:
                         f"{graph.name!r} (keys: {sorted(graph.input_keys)})"
                     )
         task.writes = list(graph.coerce_input(values, strict=True).items())
-        task.update = dict(task.writes)
+        task.update = update_of(task.writes)
         task.collected = True
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -82,4 +82,31 @@ class MessagesState(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
+def push_message(message: Any, *, state_key: str | None = "messages") -> BaseMessage:
+    """Stream a whole message on ``stream_mode="messages"`` now, from inside a node, and write it
+    to ``state_key`` (unless None) as if the node had returned it. The message needs an id."""
+    from langchain_core.callbacks import BaseCallbackManager
+    from langchain_core.messages import convert_to_messages
+
+    from lgtrace.config import get_config
+    from lgtrace.runtime.run import PUSH_KEY
+    from lgtrace.stream.messages import StreamMessagesHandler
+
+    message = convert_to_messages([message])[0]
+    if message.id is None:
+        raise ValueError("Message ID is required: push_message() needs a message with an id")
+    config = get_config()
+    callbacks = config.get("callbacks")
+    handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks or []
+    for handler in handlers:
+        if isinstance(handler, StreamMessagesHandler):
+            handler.push(config.get("metadata") or {}, message)
+    if state_key:
+        pushed = (config.get("configurable") or {}).get(PUSH_KEY)
+        if pushed is None:
+            raise RuntimeError("push_message() called outside of a graph node")
+        pushed.append((state_key, message))
+    return message
+
+
+__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages", "push_message"]

@@ -241,6 +241,7 @@ def _retry_wait(task: Task, attempt: int) -> float | None:
         task.writes = []
         task.goto = []
         task.update = None
+        task.pushed.clear()
         task.collected = False
     return wait
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lgtrace.checkpoint.format import own_namespace, pull_task_id, push_task_id
+from lgtrace.checkpoint.format import own_namespace, pull_task_id, push_task_id, result_of
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
@@ -30,7 +30,7 @@ from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, Scratch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import user_tags
 from lgtrace.stream.output import InterruptedValues
-from lgtrace.types import Command, Send
+from lgtrace.types import OVERWRITE, Command, Overwrite, Send
 
 if TYPE_CHECKING:
     from lgtrace.checkpoint.saver import RunSaver
@@ -49,7 +49,10 @@ INTERRUPT_KEY = "__interrupt__"
 SCOPE_KEY = "__lgtrace_scope"
 """Key in ``config["configurable"]`` under which a task hands its run's ``Scope`` down."""
 
-_TASK_KEYS = frozenset({SCOPE_KEY, SCRATCH_KEY})
+PUSH_KEY = "__lgtrace_push"
+"""Key in a task's ``configurable``: the list ``push_message()`` adds the task's writes to."""
+
+_TASK_KEYS = frozenset({SCOPE_KEY, SCRATCH_KEY, PUSH_KEY})
 """``configurable`` keys that belong to one task: a nested run does not pass them on."""
 
 _PUSH_TRIGGERS = (PUSH,)
@@ -141,6 +144,8 @@ class Task:
     """Where the task routes, in order: node names and ``Send`` packets."""
     update: Any = None
     error: BaseException | None = None
+    pushed: list[tuple[str, Any]] = field(default_factory=list)
+    """Writes of ``push_message()`` calls in the node."""
     cache_key: Any = None
     """``(namespace, key)`` of its writes in the graph's cache (a node with a cache policy)."""
     collected: bool = False
@@ -284,7 +289,7 @@ class GraphRun:
             emit("updates", {t.name: t.update})
         wants_debug = "debug" in self.modes
         if wants_debug or "tasks" in self.modes:
-            result = dict(t.update) if t.update and wrote else {}
+            result = result_of(t.writes, self.graph.state_keys) if wrote else {}
             payload = {"id": t.id, "name": t.name, "error": t.error, "result": result, "interrupts": []}
             emit("tasks", payload)
             if wants_debug:
@@ -454,7 +459,9 @@ class GraphRun:
         }
         if self.tags:
             config["tags"] = self.tags
-        return Task(task_id, name, node, path, triggers, step, value, config)
+        task = Task(task_id, name, node, path, triggers, step, value, config)
+        configurable[PUSH_KEY] = task.pushed
+        return task
 
     # -- task results ------------------------------------------------------------------
 
@@ -463,6 +470,8 @@ class GraphRun:
         graph = self.graph
         node = task.node
         writes = task.writes
+        if task.pushed:  # push_message(): written when it was called, before what the node returns
+            writes.extend(task.pushed)
         if result is None:
             pass
         elif isinstance(result, dict):
@@ -488,7 +497,7 @@ class GraphRun:
                 f"Node {node.name!r} returned a {type(result).__name__}; a node returns a dict of state "
                 "updates, a Command, a list of Commands, or None."
             )
-        task.update = dict(writes) if writes else None  # a key written twice shows its last value
+        task.update = update_of(writes)
         task.collected = True
 
     def _add_writes(self, task: Task, update: Any) -> None:
@@ -582,7 +591,10 @@ class GraphRun:
         for k, v in writes:
             reducer = channels[k].reducer
             current = state.get(k, MISSING)
-            state[k] = v if reducer is None or current is MISSING else reducer(current, v)
+            if (replacement := overwrite_of(v)) is not MISSING:
+                state[k] = replacement
+            else:
+                state[k] = v if reducer is None or current is MISSING else reducer(current, v)
         return state
 
     # -- applying a step ---------------------------------------------------------------
@@ -614,7 +626,18 @@ class GraphRun:
                 changed[key] = writes[0][1]
             else:
                 current = values.get(key, MISSING)
+                overwritten = False
                 for node, v in writes:
+                    if (replacement := overwrite_of(v)) is not MISSING:  # Overwrite: no reducer
+                        if overwritten:
+                            raise InvalidUpdateError(
+                                f"At key {key!r}: Can receive only one Overwrite value per super-step "
+                                f"(step {self.step} of graph {graph.name!r})."
+                            )
+                        current, overwritten = replacement, True
+                        continue
+                    if overwritten:  # as LangGraph: after an Overwrite the step's other writes are dropped
+                        continue
                     try:
                         current = v if current is MISSING else reducer(current, v)
                     except Exception as exc:
@@ -658,6 +681,27 @@ class GraphRun:
     def _join_complete(self) -> bool:
         joins = self.graph.joins
         return any(seen == joins[ch][0] for ch, seen in self.barriers.items())
+
+
+def overwrite_of(value: Any) -> Any:
+    """The value an ``Overwrite`` (or its dict forms) replaces a reduced key with, else MISSING."""
+    if type(value) is Overwrite:
+        return value.value
+    if type(value) is dict and len(value) <= 2:
+        if len(value) == 1 and OVERWRITE in value:
+            return value[OVERWRITE]
+        if value.get("type") == OVERWRITE and "value" in value:
+            return value["value"]
+    return MISSING
+
+
+def update_of(writes: list[tuple[str, Any]]) -> Any:
+    """A task's ``updates`` payload, as LangGraph shapes it: its writes as one dict, or, when a key
+    is written more than once, a list of one-key dicts in write order."""
+    if not writes:
+        return None
+    update = dict(writes)
+    return update if len(update) == len(writes) else [{k: v} for k, v in writes]
 
 
 def call_branch(branch: Branch, value: Any, config: dict[str, Any]) -> Any:

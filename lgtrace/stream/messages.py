@@ -70,7 +70,7 @@ def _messages_in(value: Any) -> list[BaseMessage]:
             found.append(item)
         elif isinstance(item, (list, tuple)):
             found.extend(m for m in item if isinstance(m, BaseMessage))
-        elif isinstance(item, Command):
+        elif isinstance(item, (Command, dict)):  # a Command, or one write of several to a key
             found.extend(_messages_in(item))
     return found
 
@@ -124,6 +124,15 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
                 message.id = str(uuid.uuid4())
             self.seen.add(message.id)
         self.channel.put((meta[0], "messages", (message, meta[1])))
+
+    def push(self, metadata: dict[str, Any], message: BaseMessage) -> None:
+        """``push_message()``: the whole message now (even if its id was seen), once."""
+        ns = self._namespace(metadata)
+        if ns is None:
+            return
+        with self._lock:
+            self.seen.add(message.id)  # type: ignore[arg-type]
+        self.channel.put((ns, "messages", (message, metadata)))
 
     # -- chat model runs -------------------------------------------------------------
 
