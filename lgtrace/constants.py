@@ -21,3 +21,9 @@ NS_END: Final = ":"
 
 STREAM_MODES: Final = ("values", "updates", "custom", "messages", "debug", "tasks", "checkpoints")
 """Every mode ``stream`` accepts, in LangGraph's order."""
+
+TAG_HIDDEN: Final = "langsmith:hidden"
+"""A run tagged with this is hidden from tracing back-ends (and from task events)."""
+CONF: Final = "configurable"
+TASKS: Final = "__pregel_tasks"
+"""The channel of pending ``Send`` packets in a checkpoint."""

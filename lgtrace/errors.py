@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
+
+from langgraph.checkpoint.base import EmptyChannelError
+
+from lgtrace._missing import missing_names
 
 
 class GraphRecursionError(RecursionError):
@@ -70,7 +75,9 @@ class RunCancelled(BaseException):
 
 
 __all__ = [
+    "EmptyChannelError",
     "EmptyInputError",
+    "ErrorCode",
     "GraphBubbleUp",
     "GraphInterrupt",
     "GraphRecursionError",
@@ -79,3 +86,27 @@ __all__ = [
     "ParentCommand",
     "RunCancelled",
 ]
+
+
+class ErrorCode(Enum):
+    """LangGraph's error codes (named in its troubleshooting docs)."""
+
+    GRAPH_RECURSION_LIMIT = "GRAPH_RECURSION_LIMIT"
+    INVALID_CONCURRENT_GRAPH_UPDATE = "INVALID_CONCURRENT_GRAPH_UPDATE"
+    INVALID_GRAPH_NODE_RETURN_VALUE = "INVALID_GRAPH_NODE_RETURN_VALUE"
+    MULTIPLE_SUBGRAPHS = "MULTIPLE_SUBGRAPHS"
+    INVALID_CHAT_HISTORY = "INVALID_CHAT_HISTORY"
+
+
+__getattr__ = missing_names(
+    "lgtrace.errors",
+    {
+        "GraphDrained": "cooperative drain of a run",
+        "NodeCancelledError": "a node's own cancellation as an error",
+        "NodeError": "node error handlers",
+        "NodeTimeoutError": "node timeouts",
+        "TaskNotFound": "the LangGraph server's task lookup",
+        "UnknownInterruptError": "strict resume checks",
+        "is_invalid_resume": "strict resume checks",
+    },
+)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from lgtrace._missing import missing_names
+
 N = TypeVar("N")
 OutputT = TypeVar("OutputT")
 
@@ -211,7 +213,58 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamMode",
     "StreamWriter",
     "interrupt",
 ]
+
+
+All = Literal["*"]
+"""``interrupt_before="*"`` / ``interrupt_after="*"``: every node."""
+Durability = Literal["sync", "async", "exit"]
+"""When a run's checkpoints are saved (see ``stream(..., durability=...)``)."""
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state``: ``values`` written as node ``as_node``."""
+
+    values: dict[str, Any] | None
+    as_node: str | None = None
+    task_id: str | None = None
+
+
+_STREAM_PARTS = (
+    "StreamPart",
+    "ValuesStreamPart",
+    "UpdatesStreamPart",
+    "MessagesStreamPart",
+    "CustomStreamPart",
+    "CheckpointStreamPart",
+    "TasksStreamPart",
+    "DebugStreamPart",
+    "TaskPayload",
+    "TaskResultPayload",
+    "CheckpointTask",
+    "CheckpointPayload",
+    "DebugPayload",
+)
+_missing = missing_names(
+    "lgtrace.types",
+    {
+        "TracePolicy": "per-node redaction of traced inputs and outputs",
+        "TimeoutPolicy": "node timeouts",
+        "PregelExecutableTask": "LangGraph's internal task type",
+        "omit_payload": "TracePolicy's helper",
+        "ensure_valid_checkpointer": "LangGraph's internal checker",
+        **{n: "a typing-only payload type" for n in _STREAM_PARTS},
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Checkpointer":  # a typing alias: None | bool | BaseCheckpointSaver
+        from langgraph.checkpoint.base import BaseCheckpointSaver
+
+        return None | bool | BaseCheckpointSaver
+    return _missing(name)

@@ -444,4 +444,12 @@ class StateGraph:
         return graph
 
 
+def __getattr__(name: str) -> Any:
+    if name == "CompiledStateGraph":  # where LangGraph programs import it from
+        from lgtrace.runtime.compiled import CompiledStateGraph
+
+        return CompiledStateGraph
+    raise AttributeError(f"module 'lgtrace.graph.state' has no attribute {name!r}")
+
+
 __all__ = ["StateGraph"]
