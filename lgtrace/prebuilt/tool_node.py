@@ -14,6 +14,7 @@ from langchain_core.tools import tool as create_tool
 
 from lgtrace.constants import END
 from lgtrace.errors import GraphBubbleUp
+from lgtrace.prebuilt.injection import Injected, inject, injected_of
 from lgtrace.types import Command
 
 TOOL_CALL_WITH_CONTEXT = "tool_call_with_context"
@@ -48,9 +49,13 @@ class ToolNode(Runnable[Any, Any]):
         self.handle_tool_errors = handle_tool_errors
         self.messages_key = messages_key
         self.tools_by_name: dict[str, BaseTool] = {}
+        self.injected: dict[str, Injected] = {}
+        """Per tool: the arguments it gets from the graph (state, store, runtime), not the model."""
         for t in tools:
             built = t if isinstance(t, BaseTool) else create_tool(t)
             self.tools_by_name[built.name] = built
+            if injected := injected_of(built):
+                self.injected[built.name] = injected
 
     # -- input / output ----------------------------------------------------------------
 
@@ -103,33 +108,48 @@ class ToolNode(Runnable[Any, Any]):
 
     # -- running -----------------------------------------------------------------------
 
-    def _run_one(self, call: ToolCall, config: RunnableConfig) -> Any:
+    def _prepared(self, call: ToolCall, config: RunnableConfig, state: Any) -> dict[str, Any]:
+        """The tool call as the tool gets it: with the arguments the graph injects."""
+        prepared: dict[str, Any] = {**call, "type": "tool_call"}
+        injected = self.injected.get(call["name"])
+        return inject(injected, prepared, state, config) if injected else prepared
+
+    def _run_one(self, call: ToolCall, config: RunnableConfig, state: Any = None) -> Any:
         if (missing := self._unknown_tool(call)) is not None:
             return missing
         try:
-            return self.tools_by_name[call["name"]].invoke({**call, "type": "tool_call"}, config)
+            return self.tools_by_name[call["name"]].invoke(self._prepared(call, config, state), config)
         except Exception as error:
             return self._handle_error(call, error)
 
-    async def _arun_one(self, call: ToolCall, config: RunnableConfig) -> Any:
+    async def _arun_one(self, call: ToolCall, config: RunnableConfig, state: Any = None) -> Any:
         if (missing := self._unknown_tool(call)) is not None:
             return missing
         try:
-            return await self.tools_by_name[call["name"]].ainvoke({**call, "type": "tool_call"}, config)
+            return await self.tools_by_name[call["name"]].ainvoke(self._prepared(call, config, state), config)
         except Exception as error:
             return self._handle_error(call, error)
+
+    @staticmethod
+    def _state_of(input: Any) -> Any:
+        """The graph state the calls were made in (a ``Send``'d call carries it)."""
+        if isinstance(input, dict) and input.get("__type") == TOOL_CALL_WITH_CONTEXT:
+            return input.get("state")
+        return input
 
     def _func(self, input: Any, config: RunnableConfig) -> Any:
         calls, shape = self._parse(input)
+        state = self._state_of(input)
         if len(calls) == 1:
-            return self._output([self._run_one(calls[0], config)], shape)
+            return self._output([self._run_one(calls[0], config, state)], shape)
         with get_executor_for_config(config) as executor:
-            results = list(executor.map(self._run_one, calls, [config] * len(calls)))
+            results = list(executor.map(self._run_one, calls, [config] * len(calls), [state] * len(calls)))
         return self._output(results, shape)
 
     async def _afunc(self, input: Any, config: RunnableConfig) -> Any:
         calls, shape = self._parse(input)
-        results = await asyncio.gather(*(self._arun_one(call, config) for call in calls))
+        state = self._state_of(input)
+        results = await asyncio.gather(*(self._arun_one(call, config, state) for call in calls))
         return self._output(list(results), shape)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
