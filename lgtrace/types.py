@@ -202,6 +202,39 @@ class GraphOutput(Generic[OutputT]):
     value: OutputT
     interrupts: tuple[Any, ...] = ()
 
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated (as in LangGraph 1.1): ``result[key]``; use ``.value`` / ``.interrupts``."""
+        _deprecated_access("`result[key]`")
+        if key == "__interrupt__":
+            return self.interrupts
+        if isinstance(self.value, dict):
+            return self.value[key]
+        try:
+            return getattr(self.value, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        _deprecated_access("`key in result`")
+        if key == "__interrupt__":
+            return bool(self.interrupts)
+        if isinstance(self.value, dict):
+            return key in self.value
+        return isinstance(key, str) and hasattr(self.value, key)
+
+
+def _deprecated_access(how: str) -> None:
+    import warnings
+
+    from lgtrace.warnings import LangGraphDeprecatedSinceV11
+
+    warnings.warn(
+        f"Accessing GraphOutput via {how} is deprecated. Use `result.value` to access the output value "
+        "directly, or `result.interrupts` for interrupts.",
+        LangGraphDeprecatedSinceV11,
+        stacklevel=3,
+    )
+
 
 __all__ = [
     "CachePolicy",

@@ -21,6 +21,7 @@ MODULES = [
     "constants",
     "callbacks",
     "func",
+    "warnings",
 ]
 # Names in LangGraph's modules that are imports of its own, not part of its API
 NOT_API = {

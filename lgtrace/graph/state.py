@@ -24,6 +24,7 @@ from lgtrace.runtime.node import (
     is_async_callable,
 )
 from lgtrace.runtime.retry import check_policies
+from lgtrace.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 _RESERVED_CHARS = (NS_SEP, NS_END)
 
@@ -97,9 +98,22 @@ class StateGraph:
         output_schema: Any = None,
         **deprecated: Any,
     ) -> None:
+        if "config_schema" in deprecated:
+            warnings.warn(
+                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+                category=LangGraphDeprecatedSinceV10,
+                stacklevel=2,
+            )
+            context_schema = context_schema or deprecated.pop("config_schema")
+        for old, new in (("input", "input_schema"), ("output", "output_schema")):
+            if old in deprecated:
+                warnings.warn(
+                    f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
+                    category=LangGraphDeprecatedSinceV05,
+                    stacklevel=2,
+                )
         input_schema = input_schema or deprecated.pop("input", None)
         output_schema = output_schema or deprecated.pop("output", None)
-        deprecated.pop("config_schema", None)
         if deprecated:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(deprecated)}")
         if state_schema is None and input_schema is None:
@@ -139,14 +153,15 @@ class StateGraph:
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node. ``node`` is a name (then ``action`` is the callable) or the callable."""
+        for old, new in (("retry", "retry_policy"), ("input", "input_schema")):
+            if old in kwargs:
+                warnings.warn(
+                    f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
+                    category=LangGraphDeprecatedSinceV05,
+                    stacklevel=2,
+                )
+        retry_policy = retry_policy or kwargs.pop("retry", None)
         input_schema = input_schema or kwargs.pop("input", None)
-        if "retry" in kwargs:
-            warnings.warn(
-                "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            retry_policy = retry_policy or kwargs.pop("retry")
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if isinstance(node, str):
