@@ -137,6 +137,22 @@ class Overwrite:
     value: Any
 
 
+@dataclass(frozen=True, kw_only=True)
+class TracePolicy:
+    """What a node's run records (``add_node(..., trace_policy=...)``): ``process_inputs`` /
+    ``process_outputs`` transform the node's input / output as callback handlers (tracers, the
+    OTel handler) see them, never what the node gets or returns; a processor that raises records
+    the value as is. Only the node's own run: runs under it are not affected."""
+
+    process_inputs: Callable[[Any], Any] | None = None
+    process_outputs: Callable[[Any], Any] | None = None
+
+
+def omit_payload(_value: Any) -> dict[str, Any]:
+    """A ``TracePolicy`` processor recording an empty payload (the run and its timing are kept)."""
+    return {}
+
+
 class PregelTask(NamedTuple):
     """A task of a saved step, as ``StateSnapshot.tasks`` lists it."""
 
@@ -249,7 +265,9 @@ __all__ = [
     "StateUpdate",
     "StreamMode",
     "StreamWriter",
+    "TracePolicy",
     "interrupt",
+    "omit_payload",
 ]
 
 
@@ -285,10 +303,8 @@ _STREAM_PARTS = (
 _missing = missing_names(
     "lgtrace.types",
     {
-        "TracePolicy": "per-node redaction of traced inputs and outputs",
         "TimeoutPolicy": "node timeouts",
         "PregelExecutableTask": "LangGraph's internal task type",
-        "omit_payload": "TracePolicy's helper",
         "ensure_valid_checkpointer": "LangGraph's internal checker",
         **{n: "a typing-only payload type" for n in _STREAM_PARTS},
     },

@@ -150,6 +150,7 @@ class StateGraph:
         destinations: dict[str, str] | tuple[str, ...] | None = None,
         retry_policy: Any = None,
         cache_policy: Any = None,
+        trace_policy: Any = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node. ``node`` is a name (then ``action`` is the callable) or the callable."""
@@ -215,6 +216,7 @@ class StateGraph:
             wants_runtime=injected.runtime,
             retry_policy=check_policies(retry_policy, name),
             cache_policy=cache_policy,
+            trace_policy=trace_policy,
             defer=defer,
             metadata=dict(metadata or {}),
             input_schema=input_schema,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import time
 import uuid
@@ -44,6 +45,8 @@ from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
 from lgtrace.types import Command
+
+log = logging.getLogger("lgtrace.runtime")
 
 STREAM_BUFFER = 1024
 """Events a top-level stream buffers before worker threads producing them wait."""
@@ -246,6 +249,24 @@ def _retry_wait(task: Task, attempt: int) -> float | None:
     return wait
 
 
+def _recorded(task: Task, value: Any, direction: str) -> tuple[Any, dict[str, Any]]:
+    """What a task's run records as its input or output: the node's ``TracePolicy`` may transform
+    it (never what the node gets or returns; a processor that raises records the value as is).
+    The streaming handler gets the real value (``lgtrace_payload``) to find messages in it."""
+    policy = task.node.trace_policy
+    process = (
+        None if policy is None else policy.process_inputs if direction == "in" else policy.process_outputs
+    )
+    if process is None:
+        return value, {}
+    try:
+        recorded = process(value)
+    except Exception:
+        log.exception("TracePolicy processor of node %r raised; recording the value as is", task.name)
+        recorded = value
+    return recorded, {"lgtrace_payload": value}
+
+
 def _attempt_kwargs(run: GraphRun, task: Task, attempt: int) -> dict[str, Any]:
     """The task's callback run: its id is the task id (a retry's is fresh), tracers get the checkpoint
     it started from and, with a retry policy, the attempt number."""
@@ -274,7 +295,10 @@ def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> No
                 "or make the node synchronous"
             )
         if callbacks is not None:
-            run_manager = callbacks.on_chain_start(None, task.input, **_attempt_kwargs(run, task, attempt))
+            recorded, extra = _recorded(task, task.input, "in")
+            run_manager = callbacks.on_chain_start(
+                None, recorded, **_attempt_kwargs(run, task, attempt), **extra
+            )
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)
         try:
@@ -294,7 +318,8 @@ def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> No
             run_manager.on_chain_error(exc)
         return
     if run_manager is not None:
-        run_manager.on_chain_end(task.update)
+        recorded, extra = _recorded(task, task.update, "out")
+        run_manager.on_chain_end(recorded, **extra)
 
 
 async def _run_node_async(run: GraphRun, task: Task, callbacks: Any) -> None:
@@ -316,8 +341,9 @@ async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int
     run_manager = None
     try:
         if callbacks is not None:
+            recorded, extra = _recorded(task, task.input, "in")
             run_manager = await callbacks.on_chain_start(
-                None, task.input, **_attempt_kwargs(run, task, attempt)
+                None, recorded, **_attempt_kwargs(run, task, attempt), **extra
             )
             config["callbacks"] = run_manager.get_child()
         var_child_runnable_config.set(config)
@@ -348,7 +374,8 @@ async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int
             raise
         return
     if run_manager is not None:
-        await run_manager.on_chain_end(task.update)
+        recorded, extra = _recorded(task, task.update, "out")
+        await run_manager.on_chain_end(recorded, **extra)
 
 
 class _Step:

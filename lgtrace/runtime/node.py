@@ -42,6 +42,8 @@ class NodeSpec:
     wants_runtime: bool = False
     defer: bool = False
     """Wait until nothing else is left to run (``add_node(..., defer=True)``)."""
+    trace_policy: Any = None
+    """A ``TracePolicy``: what the node's run records as its input and output."""
     cache_policy: Any = None
     """A ``CachePolicy``: the node's writes are cached by its input (with ``compile(cache=...)``)."""
     retry_policy: tuple[Any, ...] = ()

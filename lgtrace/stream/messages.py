@@ -217,6 +217,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         if ns is None:
             return
         self.runs[run_id] = (ns, metadata)
+        inputs = kwargs.get("lgtrace_payload", inputs)  # the real input when a TracePolicy rewrote it
         ids = [m.id for m in _messages_in(inputs) if m.id is not None]
         if ids:
             with self._lock:
@@ -225,7 +226,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         meta = self.runs.pop(run_id, None)
         if meta is not None:
-            for message in _messages_in(outputs):
+            for message in _messages_in(kwargs.get("lgtrace_payload", outputs)):
                 self._emit_whole(meta, message)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
