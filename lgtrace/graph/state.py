@@ -63,6 +63,21 @@ class Branch:
         return out
 
 
+def _renamed(kwargs: dict[str, Any], **renames: str) -> dict[str, Any]:
+    """Arguments LangGraph 0.5 renamed (old name -> new name): warned about as LangGraph does,
+    taken out of ``kwargs`` and returned by their old names."""
+    found = {}
+    for old, new in renames.items():
+        if old in kwargs:
+            warnings.warn(
+                f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
+                category=LangGraphDeprecatedSinceV05,
+                stacklevel=3,
+            )
+            found[old] = kwargs.pop(old)
+    return found
+
+
 def _literal_ends(fn: Any) -> tuple[str, ...] | None:
     try:
         ret = typing.get_type_hints(fn).get("return")
@@ -105,15 +120,9 @@ class StateGraph:
                 stacklevel=2,
             )
             context_schema = context_schema or deprecated.pop("config_schema")
-        for old, new in (("input", "input_schema"), ("output", "output_schema")):
-            if old in deprecated:
-                warnings.warn(
-                    f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
-                    category=LangGraphDeprecatedSinceV05,
-                    stacklevel=2,
-                )
-        input_schema = input_schema or deprecated.pop("input", None)
-        output_schema = output_schema or deprecated.pop("output", None)
+        old = _renamed(deprecated, input="input_schema", output="output_schema")
+        input_schema = input_schema or old.get("input")
+        output_schema = output_schema or old.get("output")
         if deprecated:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(deprecated)}")
         if state_schema is None and input_schema is None:
@@ -154,15 +163,9 @@ class StateGraph:
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node. ``node`` is a name (then ``action`` is the callable) or the callable."""
-        for old, new in (("retry", "retry_policy"), ("input", "input_schema")):
-            if old in kwargs:
-                warnings.warn(
-                    f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
-                    category=LangGraphDeprecatedSinceV05,
-                    stacklevel=2,
-                )
-        retry_policy = retry_policy or kwargs.pop("retry", None)
-        input_schema = input_schema or kwargs.pop("input", None)
+        old = _renamed(kwargs, retry="retry_policy", input="input_schema")
+        retry_policy = retry_policy or old.get("retry")
+        input_schema = input_schema or old.get("input")
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if isinstance(node, str):
