@@ -119,8 +119,9 @@ class RunSaver:
         self.loaded_id: str | None = None
         """The head this run started from (what ``durability="exit"`` saves the run's end on)."""
         self.head_metadata: dict[str, Any] = {}
-        self.head_event_config: dict[str, Any] | None = None
-        self.parent_event_config: dict[str, Any] | None = None
+        self._parent_event: dict[str, Any] | str | None = None
+        """The parent of the head as events show it: a loaded config, or the id of a checkpoint
+        of this run (its config is built only when an event needs it)."""
         self.pending: list[tuple[str, str, Any]] = []
         """Writes saved against the head checkpoint (loaded, then this step's)."""
         self.paths: dict[str, str] = {}
@@ -213,8 +214,7 @@ class RunSaver:
             self.head_id = self.loaded_id = checkpoint["id"]
             self.head_metadata = dict(saved.metadata or {})
             run.step = int(self.head_metadata.get("step", -1))
-            self.head_event_config = self._event_config(self.head_id)
-            self.parent_event_config = self._with_map(saved.parent_config)
+            self._parent_event = self._with_map(saved.parent_config)
             self.pending = list(saved.pending_writes or ())
         else:
             run.step = -1
@@ -416,8 +416,10 @@ class RunSaver:
             with contextlib.suppress(TypeError, ValueError):  # else not valid yet: the dict, as LangGraph
                 state = run.graph.typed_state(state)
         payload = {
-            "config": self.head_event_config,
-            "parent_config": self.parent_event_config,
+            "config": self._event_config(self.head_id),
+            "parent_config": self._event_config(parent)
+            if isinstance(parent := self._parent_event, str)
+            else parent,
             "values": state,
             "metadata": self.head_metadata,
             "next": [t.name for t in tasks],
@@ -496,7 +498,8 @@ class RunSaver:
                 writes = [(NO_WRITES, None)]
             if resumed:
                 writes = [*resumed, *writes]
-        self.pending = [w for w in self.pending if w[0] != task.id]
+        if any(w[0] == task.id for w in self.pending):  # (a task that ran again replaces its writes)
+            self.pending = [w for w in self.pending if w[0] != task.id]
         self.pending.extend((task.id, c, v) for c, v in writes)
         path = self.paths[task.id] = task_path_str(task.path)
         if self.durability != "exit":
@@ -518,11 +521,10 @@ class RunSaver:
         checkpoint_id = new_checkpoint_id(run.step)
         metadata = {"source": source, "step": run.step, "parents": dict(self.parents)}
         parent_id = self.head_id
-        if self.durability != "exit":  # under "exit" nothing is saved mid-run: no new parents
-            self.parent_event_config = self.head_event_config
+        if self.durability != "exit" and parent_id is not None:  # under "exit": no new parents mid-run
+            self._parent_event = parent_id
         self.head_id = run.checkpoint_id = checkpoint_id
         self.head_metadata = metadata
-        self.head_event_config = self._event_config(checkpoint_id)
         self.pending = []
         if self.durability == "exit":
             self.exit_start_input = start_input
