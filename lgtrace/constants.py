@@ -19,7 +19,7 @@ PUSH: Final = "__pregel_push"
 NS_SEP: Final = "|"
 NS_END: Final = ":"
 
-STREAM_MODES: Final = ("values", "updates", "custom", "messages", "debug", "tasks", "checkpoints")
+STREAM_MODES: Final = ("values", "updates", "custom", "messages", "debug", "tasks", "checkpoints", "tools")
 """Every mode ``stream`` accepts, in LangGraph's order."""
 
 TAG_HIDDEN: Final = "langsmith:hidden"

@@ -11,7 +11,7 @@ from lgtrace._missing import missing_names
 N = TypeVar("N")
 OutputT = TypeVar("OutputT")
 
-StreamMode = Literal["values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"]
+StreamMode = Literal["values", "updates", "checkpoints", "tasks", "debug", "messages", "custom", "tools"]
 """How ``stream`` emits outputs (see ``lgtrace.constants.STREAM_MODES``)."""
 
 StreamWriter = Callable[[Any], None]

@@ -39,6 +39,15 @@ class ToolRuntime(_DirectlyInjectedToolArg, Generic[ContextT, StateT]):
     tool_call_id: str | None
     store: Any
 
+    def emit_output_delta(self, delta: Any) -> None:
+        """Stream a partial output of the tool as a ``tool-output-delta`` event (``tools`` mode);
+        nothing when the run does not stream ``tools``."""
+        from lgtrace.stream.tools import tool_call_writer
+
+        writer = tool_call_writer.get()
+        if writer is not None:
+            writer(delta)
+
 
 @dataclass(frozen=True)
 class Injected:

@@ -9,8 +9,9 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
 from langchain_core.tools import tool as create_tool
+from pydantic import ValidationError
 
 from lgtrace.constants import END
 from lgtrace.errors import GraphBubbleUp
@@ -23,6 +24,14 @@ TOOL_CALL_WITH_CONTEXT = "tool_call_with_context"
 
 def _error_message(error: Exception) -> str:
     return f"Error: {error!r}\n Please fix your mistakes."
+
+
+class ToolInvocationError(ToolException):
+    """A tool was called with arguments its schema rejects (``message``: what the model is told)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class ToolNode(Runnable[Any, Any]):
@@ -41,7 +50,7 @@ class ToolNode(Runnable[Any, Any]):
         *,
         name: str = "tools",
         tags: list[str] | None = None,
-        handle_tool_errors: bool | str | Callable[[Exception], str] = True,
+        handle_tool_errors: bool | str | Callable[[Exception], str] | None = None,
         messages_key: str = "messages",
     ) -> None:
         self.name = name
@@ -98,6 +107,12 @@ class ToolNode(Runnable[Any, Any]):
         handler = self.handle_tool_errors
         if handler is False or isinstance(error, GraphBubbleUp):
             raise error  # an interrupt (or a Command to the parent) is not a tool error
+        if handler is None:  # LangGraph's default: the model is told of bad arguments; other errors raise
+            if not isinstance(error, ToolInvocationError):
+                raise error
+            return ToolMessage(
+                content=error.message, name=call["name"], tool_call_id=call["id"], status="error"
+            )
         if isinstance(handler, str):
             content = handler
         elif callable(handler):
@@ -105,6 +120,22 @@ class ToolNode(Runnable[Any, Any]):
         else:
             content = _error_message(error)
         return ToolMessage(content=content, name=call["name"], tool_call_id=call["id"], status="error")
+
+    def _invalid_arguments(self, call: ToolCall, error: ValidationError) -> ToolInvocationError:
+        """Arguments the tool's schema rejected, as the model is told of them (those it gave only)."""
+        injected = self.injected.get(call["name"])
+        hidden = set()
+        if injected is not None:
+            hidden = {*injected.state, *(n for n in (injected.store, injected.runtime) if n)}
+        details = [e for e in error.errors() if not (e.get("loc") and e["loc"][0] in hidden)]
+        shown = "\n".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'Unknown error')}" for e in details
+        )
+        return ToolInvocationError(
+            f"Error invoking tool '{call['name']}' with kwargs {call['args']} with error:\n"
+            f" {shown}\n"
+            " Please fix the error and try again."
+        )
 
     # -- running -----------------------------------------------------------------------
 
@@ -119,6 +150,8 @@ class ToolNode(Runnable[Any, Any]):
             return missing
         try:
             return self.tools_by_name[call["name"]].invoke(self._prepared(call, config, state), config)
+        except ValidationError as error:
+            return self._handle_error(call, self._invalid_arguments(call, error))
         except Exception as error:
             return self._handle_error(call, error)
 
@@ -127,6 +160,8 @@ class ToolNode(Runnable[Any, Any]):
             return missing
         try:
             return await self.tools_by_name[call["name"]].ainvoke(self._prepared(call, config, state), config)
+        except ValidationError as error:
+            return self._handle_error(call, self._invalid_arguments(call, error))
         except Exception as error:
             return self._handle_error(call, error)
 

@@ -44,6 +44,7 @@ from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, 
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import AsyncStreamMessagesHandler, StreamMessagesHandler
 from lgtrace.stream.output import Shaper
+from lgtrace.stream.tools import StreamToolsHandler
 from lgtrace.types import Command
 
 log = logging.getLogger("lgtrace.runtime")
@@ -154,6 +155,8 @@ class _Driver:
             manager.add_metadata({"ls_integration": "langgraph"})
         if run.parent is None and "messages" in run.modes:
             manager.add_handler(handler_cls(run.channel, subgraphs=self.subgraphs), inherit=True)
+        if run.parent is None and "tools" in run.modes:
+            manager.add_handler(StreamToolsHandler(run.channel, subgraphs=self.subgraphs), inherit=True)
         return manager
 
     def _register(self, run: GraphRun) -> dict[str, Any]:
