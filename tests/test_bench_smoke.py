@@ -140,5 +140,5 @@ def test_bench_persistence_quick(tmp_path: Path) -> None:
         if row["saver"] != "none":
             assert lg["bytes_per_step"] > 0, key
             assert lg["added_median_s_per_step"] is not None, key
-            if lgt["status"] == "ok":
-                assert lgt["bytes_per_step"] > 0 and row["ratio"] is not None, key
+            if lgt["status"] == "ok":  # (the ratio may be None: in 3 quick rounds an added time can be <= 0)
+                assert lgt["bytes_per_step"] > 0 and "ratio" in row, key

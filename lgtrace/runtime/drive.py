@@ -26,6 +26,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 from langchain_core.runnables.config import ensure_config, var_child_runnable_config
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
 from lgtrace.callbacks import (
     GraphInterruptEvent,
@@ -252,6 +253,21 @@ def _retry_wait(task: Task, attempt: int) -> float | None:
     return wait
 
 
+def _taps(run_manager: Any) -> list[Any]:
+    """Handlers that turn a run's output into stream events (langchain-core's ``astream_events``
+    and ``astream_log``), not lgtrace's own, which stream nodes their way."""
+    return [
+        h
+        for h in run_manager.handlers
+        if isinstance(h, _StreamingCallbackHandler)
+        and not isinstance(h, (StreamMessagesHandler, StreamToolsHandler))
+    ]
+
+
+async def _one(value: Any) -> Any:
+    yield value
+
+
 def _recorded(task: Task, value: Any, direction: str) -> tuple[Any, dict[str, Any]]:
     """What a task's run records as its input or output: the node's ``TracePolicy`` may transform
     it (never what the node gets or returns; a processor that raises records the value as is).
@@ -302,7 +318,9 @@ def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> No
             run_manager = callbacks.on_chain_start(
                 None, recorded, **_attempt_kwargs(run, task, attempt), **extra
             )
-            config["callbacks"] = run_manager.get_child()
+            config["callbacks"] = run_manager.get_child(
+                "seq:step:1"
+            )  # as the function step of LangGraph's node sequence
         var_child_runnable_config.set(config)
         try:
             if node.is_runnable:
@@ -321,6 +339,9 @@ def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> No
             run_manager.on_chain_error(exc)
         return
     if run_manager is not None:
+        for tap in _taps(run_manager):  # astream_events: the node's output as its run's stream
+            for _ in tap.tap_output_iter(run_manager.run_id, iter((task.update,))):
+                pass
         recorded, extra = _recorded(task, task.update, "out")
         run_manager.on_chain_end(recorded, **extra)
 
@@ -348,7 +369,9 @@ async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int
             run_manager = await callbacks.on_chain_start(
                 None, recorded, **_attempt_kwargs(run, task, attempt), **extra
             )
-            config["callbacks"] = run_manager.get_child()
+            config["callbacks"] = run_manager.get_child(
+                "seq:step:1"
+            )  # as the function step of LangGraph's node sequence
         var_child_runnable_config.set(config)
         try:
             if node.is_runnable:
@@ -377,6 +400,9 @@ async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int
             raise
         return
     if run_manager is not None:
+        for tap in _taps(run_manager):
+            async for _ in tap.tap_output_aiter(run_manager.run_id, _one(task.update)):
+                pass
         recorded, extra = _recorded(task, task.update, "out")
         await run_manager.on_chain_end(recorded, **extra)
 
