@@ -283,7 +283,7 @@ class Book:
         finished: Iterable[str] = (),
     ) -> set[str]:
         """Apply one step's ``(task name, triggers, writes)``; returns the updated channels.
-        ``finished``: deferred nodes whose wait ended with this step (their channels "finish")."""
+        ``finished``: channels of deferred nodes whose wait ended with this step ("finish")."""
         versions = self.versions
         all_seen = self.seen
         bump_step = False
@@ -324,10 +324,9 @@ class Book:
             if new_names:
                 seen_names |= new_names
                 bumped.add(ch)
-                if seen_names == graph.joins[ch][0]:
-                    updated.add(ch)
-        for node in finished:
-            updated.add(BRANCH_PREFIX + node)
+                if seen_names == graph.joins[ch][0] and ch not in graph.deferred_joins:
+                    updated.add(ch)  # (a join into a deferred node is not available until it finishes)
+        updated.update(finished)
         bumped |= updated
         if bump_step:
             # a new step clears what was pending and not written again
@@ -382,8 +381,8 @@ def make_checkpoint(
     for node in run.ready:
         values[BRANCH_PREFIX + node] = (None, True)
     for ch, seen in run.barriers.items():
-        if ch in versions:
-            values[ch] = set(seen)
+        if ch in versions:  # a join into a deferred node keeps (names seen, finished)
+            values[ch] = (set(seen), ch in run.ready_joins) if ch in run.graph.deferred_joins else set(seen)
     if TASKS in versions:
         values[TASKS] = [to_wire(s) for s in run.sends]
     return {
@@ -422,6 +421,10 @@ def restore(run: GraphRun, book: Book, checkpoint: dict[str, Any]) -> Any:
             elif book.triggered(node, ch):
                 run.branches.add(node)
         elif ch in graph.joins:
+            if ch in graph.deferred_joins and isinstance(value, (tuple, list)) and len(value) == 2:
+                value, finished = value
+                if finished:
+                    run.ready_joins.add(ch)
             run.barriers[ch] = set(value)
         elif ch == TASKS:
             run.sends = []

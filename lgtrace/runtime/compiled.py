@@ -76,12 +76,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 self.joins_from[s] = (*self.joins_from.get(s, ()), channel)
         self.deferred = frozenset(name for name, spec in builder.nodes.items() if spec.defer)
         """Nodes added with ``defer=True``: they run when nothing else is left to run."""
-        for end in self.joins_to:
-            if end in self.deferred:
-                raise NotImplementedError(
-                    f"add_edge([...], {end!r}): a join into a deferred node (defer=True) is not supported "
-                    "by lgtrace yet; route to it with single edges"
-                )
+        self.deferred_joins = frozenset(ch for ch, (_, end) in self.joins.items() if end in self.deferred)
+        """Joins into deferred nodes: once complete, they too wait until nothing else would run."""
         self.branches_from: dict[str, tuple[Branch, ...]] = {
             source: tuple(branches.values()) for source, branches in builder.branches.items()
         }

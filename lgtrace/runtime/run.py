@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lgtrace.checkpoint.format import own_namespace, pull_task_id, push_task_id, result_of
+from lgtrace.checkpoint.format import BRANCH_PREFIX, own_namespace, pull_task_id, push_task_id, result_of
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
@@ -212,8 +212,10 @@ class GraphRun:
         """Deferred nodes (``defer=True``) routed to, waiting for the run to have nothing else to do."""
         self.ready: set[str] = set()
         """Deferred nodes whose wait is over: they run in the next step."""
+        self.ready_joins: set[str] = set()
+        """Complete joins into deferred nodes whose wait is over."""
         self.finished_now: set[str] = set()
-        """Deferred nodes whose wait ended with the last step applied."""
+        """Channels of deferred nodes whose wait ended with the last step applied."""
         self.barriers: dict[str, set[str]] = {ch: set() for ch in graph.joins}
         self.sends: list[Send] = []
         self.run_manager: Any = None
@@ -395,9 +397,10 @@ class GraphRun:
                 f"Graph {graph.name!r} has run {self.step - self.step0} steps."
             )
         names = self.branches | self.ready
+        deferred_joins = graph.deferred_joins
         for ch, seen in self.barriers.items():
             starts, end = graph.joins[ch]
-            if seen == starts:
+            if seen == starts and (ch not in deferred_joins or ch in self.ready_joins):
                 names.add(end)
         if not names and not self.sends:
             return []
@@ -656,6 +659,7 @@ class GraphRun:
                 for ch in graph.joins_to.get(t.name, ()):
                     if barriers[ch] == graph.joins[ch][0]:
                         barriers[ch] = set()
+                        self.ready_joins.discard(ch)
         branches: set[str] = set()
         sends: list[Send] = []
         for t in tasks:
@@ -671,16 +675,20 @@ class GraphRun:
         self.branches = branches
         self.sends = sends
         self.finished_now = set()
-        if step and self.deferred and not branches and not self._join_complete():
+        if step and (self.deferred or graph.deferred_joins) and not branches and not self._join_complete():
             # nothing else would run next: the deferred nodes' wait is over (LangGraph's "finish")
+            joins = graph.joins
+            waiting = {ch for ch in graph.deferred_joins - self.ready_joins if barriers[ch] == joins[ch][0]}
             self.ready |= self.deferred
-            self.finished_now = self.deferred
+            self.ready_joins |= waiting
+            self.finished_now = {BRANCH_PREFIX + n for n in self.deferred} | waiting
             self.deferred = set()
         return bool(pending)
 
     def _join_complete(self) -> bool:
-        joins = self.graph.joins
-        return any(seen == joins[ch][0] for ch, seen in self.barriers.items())
+        """A join (into a node that does not wait) is complete: its node runs next."""
+        joins, deferred_joins = self.graph.joins, self.graph.deferred_joins
+        return any(seen == joins[ch][0] for ch, seen in self.barriers.items() if ch not in deferred_joins)
 
 
 def overwrite_of(value: Any) -> Any:

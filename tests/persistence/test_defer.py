@@ -16,8 +16,9 @@ class Log(TypedDict, total=False):
     log: Annotated[list, operator.add]
 
 
-def _graph(m, saver, *, defer: bool, fail_in: str | None = None):
-    """a -> (b1, b2 -> b2b) -> agg: a deferred agg runs once, after b2b."""
+def _graph(m, saver, *, defer: bool, fail_in: str | None = None, join: bool = False, tail: bool = False):
+    """a -> (b1, b2 -> b2b) -> agg: a deferred agg runs once, after b2b. ``join``: agg is reached by
+    ``add_edge(["b1", "b2b"], "agg")``; ``tail``: b2b -> c also runs, so the complete join waits for c."""
 
     def mk(n):
         def node(state: Log):
@@ -28,15 +29,20 @@ def _graph(m, saver, *, defer: bool, fail_in: str | None = None):
         return node
 
     b = m.StateGraph(Log)
-    for n in ("a", "b1", "b2", "b2b"):
+    for n in ("a", "b1", "b2", "b2b", "c") if tail else ("a", "b1", "b2", "b2b"):
         b.add_node(n, mk(n))
     b.add_node("agg", mk("agg"), defer=defer)
     b.add_edge(m.START, "a")
     b.add_edge("a", "b1")
     b.add_edge("a", "b2")
     b.add_edge("b2", "b2b")
-    b.add_edge("b1", "agg")
-    b.add_edge("b2b", "agg")
+    if join:
+        b.add_edge(["b1", "b2b"], "agg")
+    else:
+        b.add_edge("b1", "agg")
+        b.add_edge("b2b", "agg")
+    if tail:
+        b.add_edge("b2b", "c")
     b.add_edge("agg", m.END)
     return b.compile(checkpointer=saver)
 
@@ -51,6 +57,37 @@ def test_deferred_node_runs_once_at_the_end(defer):
         rt.stream("second turn", g, {"log": ["again"]}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
         rt.state("get_state", g, cfg("t1"))
         rt.history("get_state_history", g, cfg("t1"))
+        rt.saved("saver.list", saver, "t1")
+
+    compare(scenario)
+
+
+@pytest.mark.parametrize("defer", [True, False])
+@pytest.mark.parametrize("tail", [False, True])
+def test_a_join_into_a_deferred_node(defer, tail):
+    def scenario(rt: Rt) -> None:
+        saver = rt.saver()
+        rt.durability = "sync"
+        g = _graph(rt.m, saver, defer=defer, join=True, tail=tail)
+        rt.stream("run", g, {"log": []}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
+        rt.stream("second turn", g, {"log": ["again"]}, cfg("t1"), stream_mode=ALL_MODES, parallel=True)
+        rt.state("get_state", g, cfg("t1"))
+        rt.history("get_state_history", g, cfg("t1"))
+        rt.saved("saver.list", saver, "t1")
+
+    compare(scenario)
+
+
+def test_a_thread_waiting_on_a_deferred_join_resumes():
+    def scenario(rt: Rt) -> None:
+        saver = rt.saver()
+        rt.durability = "sync"
+        g = _graph(rt.m, saver, defer=True, fail_in="c", join=True, tail=True)
+        rt.stream("fails while the complete join waits", g, {"log": []}, cfg("t1"), stream_mode=ALL_MODES)
+        rt.state("paused", g, cfg("t1"))
+        rt.update("fix", g, cfg("t1"), {"log": ["fixed"]}, as_node="b2b")
+        rt.stream("continue", g, None, cfg("t1"), stream_mode=ALL_MODES)
+        rt.state("get_state", g, cfg("t1"))
         rt.saved("saver.list", saver, "t1")
 
     compare(scenario)
