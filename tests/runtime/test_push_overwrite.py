@@ -84,6 +84,7 @@ def _overwrite_run(rt: str) -> Any:
     b.add_edge("a", "b")
     b.add_edge("b", "c")
     b.add_edge("c", "d")
+
     def plain(value: Any) -> Any:  # the two runtimes' Overwrite classes differ: compare their value
         if type(value).__name__ == "Overwrite":
             return ("Overwrite", value.value)

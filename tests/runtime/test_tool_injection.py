@@ -1,7 +1,6 @@
 """``ToolNode`` injects ``InjectedState``, ``InjectedStore`` and ``ToolRuntime`` arguments, hidden from
 the model's schema, as LangGraph's ``ToolNode`` does."""
 
-
 import asyncio
 import warnings
 from typing import Annotated, Any
