@@ -9,6 +9,14 @@ or ``lgtrace.otel.instrument()`` once to trace every run without passing callbac
 
 from lgtrace.otel.content import ContentPolicy
 from lgtrace.otel.handler import OTelCallbackHandler
-from lgtrace.otel.setup import configure_otlp, instrument, uninstrument
+from lgtrace.otel.setup import ExportStats, OTLPTracerProvider, configure_otlp, instrument, uninstrument
 
-__all__ = ["ContentPolicy", "OTelCallbackHandler", "configure_otlp", "instrument", "uninstrument"]
+__all__ = [
+    "ContentPolicy",
+    "ExportStats",
+    "OTLPTracerProvider",
+    "OTelCallbackHandler",
+    "configure_otlp",
+    "instrument",
+    "uninstrument",
+]
