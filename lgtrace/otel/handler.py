@@ -41,6 +41,17 @@ resuming run's graph span (a new trace) gets a span link to it (``langgraph.link
 ``langgraph.resumed_from.trace_id`` / ``span_id`` (for back-ends that drop links, as Phoenix
 does). A top-level run of the thread that ends without stopping forgets it; a failed resume keeps it.
 
+Time to first chunk: a streamed chat call's span gets ``gen_ai.response.time_to_first_chunk``
+(seconds from the call's start) and, at that moment, a ``gen_ai.first_chunk`` event carrying the
+same value (trace views draw events on the span's timeline). Only streamed calls have a first
+chunk: a node's ``model.invoke()`` streams when someone subscribed to ``messages``, or when the
+handler is made with ``measure_ttft=True``. Then the handler is one of langchain-core's
+streaming handlers (the marker that makes a chat model's ``invoke`` call its streaming API and
+merge the chunks), so every such call streams: the node gets the same message, the span gets
+its first chunk. The cost is the streaming API's (per-chunk parsing and callbacks; measured by
+``python -m bench.ttft``); a model with ``disable_streaming=True`` is left alone; usage on a
+streamed OpenAI-compatible call needs ``stream_usage=True`` for a custom ``base_url``.
+
 The handler never raises into the graph: a failure inside it is logged once.
 """
 
@@ -61,6 +72,8 @@ from uuid import UUID
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
+from langchain_core.runnables.config import var_child_runnable_config
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider, get_meter_provider
@@ -100,6 +113,34 @@ ATTEMPT_KWARG = "lgtrace_attempt"
 TASK_ID_KWARG = "lgtrace_task_id"
 """Passed with the attempt: the task id (a retry's callback run has a fresh run id)."""
 """Keyword argument of a task's ``on_chain_start``: the id of the checkpoint the task started from."""
+
+
+FIRST_CHUNK_EVENT = "gen_ai.first_chunk"
+"""Span event on a chat span when the first chunk of a streamed response arrives (the GenAI
+conventions name no such event yet), so trace views that draw events show time to first token."""
+
+
+def _tap(method: str) -> Callable[[UUID, Any], Any]:
+    """langchain-core's stream tap for a ``measure_ttft`` handler: it must not hide another's.
+
+    langchain-core taps a streaming run's output with the *first* streaming handler of the run
+    only; ``astream_events`` / ``astream_log`` handlers need their tap to see chunks. So the tap
+    hands the output to the first other streaming handler of the enclosing runnable's
+    callbacks (the handlers a child run inherits), or returns it untouched.
+    """
+
+    def tap(run_id: UUID, output: Any) -> Any:
+        config = var_child_runnable_config.get()
+        callbacks = config.get("callbacks") if config else None
+        handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", ())
+        for handler in handlers:
+            if isinstance(handler, _StreamingCallbackHandler) and not isinstance(
+                handler, OTelCallbackHandler
+            ):
+                return getattr(handler, method)(run_id, output)
+        return output
+
+    return tap
 
 
 def _conversation_id(metadata: dict[str, Any] | None) -> str | None:
@@ -196,6 +237,8 @@ class OTelCallbackHandler(GraphCallbackHandler):
     As a ``GraphCallbackHandler`` it hears when a graph run stops at an interrupt and
     when a later run resumes the thread; ``max_paused_threads`` bounds how many paused
     threads it remembers (least recently paused forgotten first) to link the resume to.
+    ``measure_ttft=True`` makes chat models called under it stream (``.invoke()`` included), so
+    every chat span carries its time to first chunk; off by default (see the module docstring).
     """
 
     run_inline = True  # same thread/context as the run: attach() must happen there
@@ -212,6 +255,7 @@ class OTelCallbackHandler(GraphCallbackHandler):
         capture_chains: bool = False,
         chunk_metrics: bool = False,
         max_paused_threads: int = 10_000,
+        measure_ttft: bool = False,
     ) -> None:
         from lgtrace import __version__
 
@@ -225,6 +269,13 @@ class OTelCallbackHandler(GraphCallbackHandler):
         )
         self.capture_chains = capture_chains
         self.chunk_metrics = chunk_metrics
+        self.measure_ttft = measure_ttft
+        if measure_ttft:
+            # langchain-core streams a chat model's .invoke() when a handler of the call has
+            # these two methods (its streaming-handler protocol): instance attributes, so a
+            # handler without measure_ttft is not one and changes nothing about the calls.
+            self.tap_output_iter = _tap("tap_output_iter")
+            self.tap_output_aiter = _tap("tap_output_aiter")
         self.runs: dict[int, _Run] = {}
         """Open runs by ``run_id.int`` (an int hashes in C; ``UUID.__hash__`` is Python)."""
         self._failed_once = False
@@ -628,9 +679,11 @@ class OTelCallbackHandler(GraphCallbackHandler):
         if run.first_chunk is None:
             run.first_chunk = now
             if run.span is not None:
+                ttfc = now - run.start
                 run.span.set_attributes(
-                    {"gen_ai.request.stream": True, "gen_ai.response.time_to_first_chunk": now - run.start}
+                    {"gen_ai.request.stream": True, "gen_ai.response.time_to_first_chunk": ttfc}
                 )
+                run.span.add_event(FIRST_CHUNK_EVENT, {"gen_ai.response.time_to_first_chunk": ttfc})
             self.ttfc.record(now - run.start, run.metric_attrs)
         elif self.time_per_chunk is not None:
             self.time_per_chunk.record(now - run.first_chunk, run.metric_attrs)
