@@ -93,6 +93,12 @@ def push_task_id(checkpoint_id: str, parent_ns: str, step: int, name: str, index
     return task_id(checkpoint_id, ns, str(step), name, PUSH, str(index))
 
 
+def call_task_id(checkpoint_id: str, ns: str, step: int, name: str, parent_path: Any, index: int) -> str:
+    """The id of a ``@task`` call: ``ns`` is its caller's namespace + ``|name``, ``index`` the call's
+    number among its caller's calls."""
+    return task_id(checkpoint_id, ns, str(step), name, PUSH, task_path_str(parent_path), str(index))
+
+
 def own_namespace(ns: str) -> str:
     """The namespace of a ``checkpointer=True`` subgraph: its path without task ids
     (``"sub:<task id>"`` -> ``"sub"``), the same in every run of the thread."""
@@ -191,7 +197,8 @@ def task_writes(graph: CompiledStateGraph, task: Task) -> Writes:
             writes.append((BRANCH_PREFIX + dest, None))
         else:
             writes.append((TASKS, to_wire(dest)))
-    writes.extend((ch, task.name) for ch in graph.joins_from.get(task.name, ()))
+    if not task.node.is_call:
+        writes.extend((ch, task.name) for ch in graph.joins_from.get(task.name, ()))
     return writes
 
 
@@ -243,7 +250,7 @@ class Before:
         self.ephemeral = {BRANCH_PREFIX + n for n in run.branches}
         self.ready = {BRANCH_PREFIX + n for n in run.ready}
         """Deferred nodes' channels that are available (consumed when their node runs)."""
-        if start:
+        if start or run.entry_pending:
             self.ephemeral.add(START)
         self.barriers = {ch: set(seen) for ch, seen in run.barriers.items()}
         self.sends = bool(run.sends)

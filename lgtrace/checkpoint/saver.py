@@ -57,6 +57,7 @@ from lgtrace.checkpoint.format import (
 from lgtrace.constants import PUSH, START
 from lgtrace.errors import EmptyInputError, GraphInterrupt, InvalidUpdateError, ParentCommand
 from lgtrace.graph.schema import is_schema_instance, object_to_update
+from lgtrace.runtime.calls import RETURN
 from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, is_resume_map
 from lgtrace.runtime.run import Task
 from lgtrace.types import Command, Send
@@ -411,7 +412,7 @@ class RunSaver:
         if not (wants_debug or "checkpoints" in run.modes) or self.head_id is None:
             return
         values = run.values
-        state = {k: values[k] for k in run.graph.state_keys_ordered if k in values}
+        state = run.graph.view(values)
         if run.scope.typed_values:
             with contextlib.suppress(TypeError, ValueError):  # else not valid yet: the dict, as LangGraph
                 state = run.graph.typed_state(state)
@@ -468,6 +469,16 @@ class RunSaver:
                 return list(value) if isinstance(value, list) else [value]
         return []
 
+    def call_result(self, task_id: str) -> tuple[Any, BaseException | None] | None:
+        """A ``@task`` call that finished in an earlier run of this step: ``(value, error)``."""
+        for tid, ch, value in self.pending:
+            if tid == task_id:
+                if ch == RETURN:
+                    return value, None
+                if ch == ERROR:
+                    return None, value if isinstance(value, BaseException) else Exception(value)
+        return None
+
     def pending_interrupts(self) -> list[Any]:
         """Interrupts of unfinished tasks of the head, still waiting for an answer."""
         finished = {tid for tid, ch, _ in self.pending if ch not in CONTROL_WRITES}
@@ -510,6 +521,8 @@ class RunSaver:
         graph = self.run.graph
         done = self.writes
         steps = [(t.name, t.triggers, done.get(t.id) or task_writes(graph, t)) for t in tasks]
+        if self.run.step_calls:  # @task calls of the step: seen by name, as LangGraph books them
+            steps.extend((t.name, (), []) for t in self.run.step_calls)
         self.updated = self.book.advance(graph, before, steps, self.run.finished_now)
         self.run.scope.resuming = False
         self.paths = {}

@@ -101,7 +101,9 @@ def _scratch_run(graph: CompiledStateGraph, saved: Any, saver: Any) -> tuple[Gra
 def _next_tasks(run: GraphRun, start_input: Any) -> list[Task]:
     if start_input is not None:
         run.step += 1
-        return [run.start_task(start_input)]
+        start = run.start_task(start_input)
+        if start is not None:
+            return [start]
     return run.plan()
 
 
@@ -154,7 +156,7 @@ def snapshot(
             if subgraphs:
                 sub = t.node.subgraph
                 state = snapshot(sub, saver, state, saver.get_tuple(state), live=True, subgraphs=True)  # type: ignore[arg-type]
-        result = result_of(writes, graph.state_keys_ordered) if done else None
+        result = result_of(writes, graph.result_keys) if done else None
         # a record of the step lists every interrupt the task raised; the live head, those still waiting
         asked = (
             ()
@@ -172,7 +174,7 @@ def snapshot(
         run.apply(finished)
     values = run.values
     return StateSnapshot(
-        values={k: values[k] for k in graph.state_keys_ordered if k in values},
+        values=graph.view(values),
         next=tuple(t.name for t in tasks if not (live and t in finished)),
         config=_with_map(saved.config, saved.metadata),
         metadata=saved.metadata,

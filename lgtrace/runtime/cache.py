@@ -24,6 +24,16 @@ def _identifier(action: Any) -> str | None:
     return f"{module}.{name}" if name and module else None
 
 
+def call_namespace(func: Any) -> tuple[str, str]:
+    """Where a ``@task`` function's results are cached (LangGraph's namespace for it)."""
+    return (CACHE_NS_WRITES, _identifier(func) or "__dynamic__")
+
+
+def call_key(policy: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, str]:
+    raw = policy.key_func(*args, **kwargs)
+    return (call_namespace(func), xxh3_128_hexdigest(raw.encode() if isinstance(raw, str) else raw))
+
+
 def keys_of(run: GraphRun, tasks: list[Task]) -> dict[Any, Task]:
     """The cache keys of the tasks that have a cache policy (set on them too)."""
     if run.graph.cache is None:

@@ -25,6 +25,11 @@ class CompiledStateGraph(Runnable[Any, Any]):
     """A compiled ``StateGraph``. Default ``stream_mode`` is ``"updates"``."""
 
     stream_mode: str = "updates"
+    functional: bool = False
+    """An ``@entrypoint`` (functional API): one task, ``entry``, that takes the input as it is."""
+    entry: str = ""
+    call_defaults: tuple[tuple[Any, ...], Any] = ((), None)
+    """An entrypoint's retry and cache policies: ``@task`` calls without their own use them."""
 
     def __init__(
         self,
@@ -58,6 +63,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.input_keys_ordered = tuple(channels_of(builder.input_schema)) or self.state_keys_ordered
         self.input_keys = frozenset(self.input_keys_ordered)
         self.output_keys = tuple(channels_of(builder.output_schema)) or self.state_keys_ordered
+        self.result_keys: Any = self.state_keys
+        """The writes a task result shows (``tasks`` / ``debug``)."""
 
         self.edges_from: dict[str, tuple[str, ...]] = {}
         for start, end in sorted(builder.edges):
@@ -144,6 +151,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
             return state
         kind = self.state_kind if schema is self.state_schema else schema_kind(schema)
         return schema(**state) if kind != "dict" else state
+
+    def view(self, values: dict[str, Any]) -> Any:
+        """The state as ``values`` events and snapshots show it."""
+        return {k: values[k] for k in self.state_keys_ordered if k in values}
 
     def coerce_branch_input(self, state: dict[str, Any]) -> Any:
         return self.state_schema(**state) if self.state_kind != "dict" else state

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import time
@@ -38,7 +39,8 @@ from lgtrace.callbacks import (
 from lgtrace.checkpoint.format import Before
 from lgtrace.checkpoint.saver import RunSaver, check_durability
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
-from lgtrace.runtime import cache
+from lgtrace.runtime import cache, calls
+from lgtrace.runtime.calls import CALL_KEY, PREVIOUS
 from lgtrace.runtime.context import coerce_context, runtime_of
 from lgtrace.runtime.retry import next_wait
 from lgtrace.runtime.run import GRAPH_RUNS, INTERRUPT_KEY, SCOPE_KEY, GraphRun, Scope, Task, acall_branch
@@ -194,6 +196,9 @@ class _Driver:
 
 def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     node = task.node
+    if node.is_call:  # a @task: called with the arguments it was called with
+        args, kw = task.input
+        return tuple(args), dict(kw)
     kwargs: dict[str, Any] = {}
     if node.wants_config:
         kwargs["config"] = task.config
@@ -201,8 +206,13 @@ def _call_args(task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs["writer"] = task.config["configurable"][SCOPE_KEY].writer
     if node.wants_store:
         kwargs["store"] = task.config["configurable"][SCOPE_KEY].store
-    if node.wants_runtime:
-        kwargs["runtime"] = runtime_of(task.config["configurable"])
+    if node.wants_runtime or node.wants_previous:
+        run = task.config["configurable"][CALL_KEY][0]
+        previous = run.values.get(PREVIOUS) if run.graph.functional else None  # an entrypoint's
+        if node.wants_runtime:
+            kwargs["runtime"] = runtime_of(task.config["configurable"]).override(previous=previous)
+        if node.wants_previous:
+            kwargs["previous"] = previous
     return (task.input,), kwargs
 
 
@@ -329,6 +339,8 @@ def _attempt_sync(run: GraphRun, task: Task, callbacks: Any, attempt: int) -> No
             else:
                 args, kwargs = _call_args(task)
                 result = node.action(*args, **kwargs)  # type: ignore[operator]
+            if task.call_futures:
+                calls.wait_calls(task)
         except ParentCommand as exc:
             result = _parent_command_result(exc)
         run.collect(task, result)
@@ -387,6 +399,8 @@ async def _attempt_async(run: GraphRun, task: Task, callbacks: Any, attempt: int
                     None,
                     lambda: ctx.run(node.action, *args, **kwargs),  # type: ignore[arg-type]
                 )
+            if task.call_futures:
+                await calls.await_calls(task)
         except ParentCommand as exc:
             result = _parent_command_result(exc)
         run.collect(task, result)
@@ -602,6 +616,35 @@ def _cached(run: GraphRun, tasks: list[Task]) -> list[Task]:
     return [t for t in tasks if all(t is not d for d in done)]
 
 
+def _run_call_sync(run: GraphRun, task: Task, fut: Future[Any]) -> None:
+    """Run a ``@task`` call in a worker thread: its events and saved writes, then its future."""
+    try:
+        _run_node_sync(run, task, task.config["callbacks"])
+        _task_done(run, task)
+        run.emit_task_result(task)
+    except BaseException as exc:  # (the run stopped: the caller learns it through the future)
+        task.error = task.error or exc
+    finally:
+        calls.resolve(fut, task)
+
+
+async def _run_call_async(run: GraphRun, task: Task) -> Any:
+    await _run_node_async(run, task, task.config["callbacks"])
+    _task_done(run, task)
+    run.emit_task_result(task)
+    if task.error is not None:
+        raise task.error
+    return task.update
+
+
+async def _in_context(ctx: contextvars.Context, coro: Any, registry: set[Any]) -> Any:
+    """Run ``coro`` as a task in ``ctx`` (tracked in ``registry`` so a stopping run cancels it)."""
+    t = asyncio.get_running_loop().create_task(coro, context=ctx)
+    registry.add(t)
+    t.add_done_callback(registry.discard)
+    return await t
+
+
 class SyncDriver(_Driver):
     pool: ThreadPoolExecutor | None = None
     """This run's worker threads for concurrent steps (``max_concurrency`` of them), joined at its end."""
@@ -616,6 +659,7 @@ class SyncDriver(_Driver):
 
     def events(self, shaper: Shaper | None) -> Iterator[Any]:
         run = self._setup()
+        run.submit_call = self._submit_call
         channel = run.channel
         manager = self._callbacks(run, CallbackManager, StreamMessagesHandler)
         if run.parent is None:  # handlers from the config, or added by instrument()'s hook
@@ -663,7 +707,7 @@ class SyncDriver(_Driver):
                 todo = _cached(run, tasks)
                 if keys := cache.keys_of(run, todo):
                     todo = cache.apply_hits(run, todo, keys, run.graph.cache.get(tuple(keys)))
-                inline = todo[0] if len(todo) == 1 and not self.live else None
+                inline = todo[0] if len(todo) == 1 and not self.live and not run.graph.functional else None
                 if inline is not None:
                     contextvars.copy_context().run(
                         _run_node_sync, run, inline, self._task_callbacks(run, inline)
@@ -729,6 +773,18 @@ class SyncDriver(_Driver):
                     run.run_manager.on_chain_error(outcome)
                 self._unregister()
 
+    def _submit_call(self, task: Task) -> Future[Any]:
+        """A ``@task`` call: run on the run's pool; the future settles after its events."""
+        if task.node.is_async:
+            raise RuntimeError(
+                f"In a sync context async tasks cannot be called: @task {task.name!r} is async; "
+                "run the entrypoint with ainvoke()/astream()"
+            )
+        fut: Future[Any] = Future()
+        run = self.run
+        self._pool().submit(contextvars.copy_context().run, _run_call_sync, run, task, fut)
+        return fut
+
     def _run_and_post(self, run: GraphRun, task: Task) -> None:
         try:
             _run_node_sync(run, task, self._task_callbacks(run, task))
@@ -752,6 +808,9 @@ class AsyncDriver(_Driver):
 
     async def events(self, shaper: Shaper | None) -> AsyncIterator[Any]:
         run = self._setup()
+        loop = asyncio.get_running_loop()
+        run.submit_call = functools.partial(self._submit_call, loop)
+        self.calls: set[asyncio.Task[Any]] = set()
         channel = run.channel
         channel.bind_async()
         manager = self._callbacks(run, AsyncCallbackManager, AsyncStreamMessagesHandler)
@@ -803,7 +862,7 @@ class AsyncDriver(_Driver):
                 todo = _cached(run, tasks)
                 if keys := cache.keys_of(run, todo):
                     todo = cache.apply_hits(run, todo, keys, await run.graph.cache.aget(tuple(keys)))
-                inline = todo[0] if len(todo) == 1 and not self.live else None
+                inline = todo[0] if len(todo) == 1 and not self.live and not run.graph.functional else None
                 if inline is not None:
                     task = inline
                     if (
@@ -906,6 +965,24 @@ class AsyncDriver(_Driver):
                     await run.run_manager.on_chain_error(outcome)
                 self._unregister()
 
+    def _submit_call(self, loop: asyncio.AbstractEventLoop, task: Task) -> Any:
+        """A ``@task`` call: an asyncio task on the run's loop (an awaitable future for a caller on
+        the loop, a ``concurrent.futures.Future`` for a sync caller in a worker thread)."""
+        run = self.run
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            t = loop.create_task(_run_call_async(run, task), context=contextvars.copy_context())
+            self.calls.add(t)
+            t.add_done_callback(self.calls.discard)
+            return t
+        ctx = contextvars.copy_context()
+        return asyncio.run_coroutine_threadsafe(
+            _in_context(ctx, _run_call_async(run, task), self.calls), loop
+        )
+
     def _runs_ahead(self, task: Task) -> bool:
         """Whether the task is a plain sync function whose conditional edges are sync too."""
         node = task.node
@@ -949,7 +1026,7 @@ class AsyncDriver(_Driver):
         ``RunCancelled``) and left to finish without holding the caller."""
         if stop:
             self._stop(run)
-        pending = [t for t in running if not t.done()]
+        pending = [t for t in (*running, *self.calls) if not t.done()]
         for t in pending:
             t.cancel()
         if pending:

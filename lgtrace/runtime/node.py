@@ -48,6 +48,10 @@ class NodeSpec:
     """A ``CachePolicy``: the node's writes are cached by its input (with ``compile(cache=...)``)."""
     retry_policy: tuple[Any, ...] = ()
     """``RetryPolicy``s: the first whose ``retry_on`` matches an error decides whether to retry."""
+    is_call: bool = False
+    """A ``@task`` function (functional API): its input is ``(args, kwargs)``, its result ``__return__``."""
+    wants_previous: bool = False
+    """An entrypoint that asks for ``previous`` (its thread's last saved value)."""
     triggers: tuple[str, ...] = field(default=())
     managed: tuple[tuple[str, Any], ...] = field(default=())
     """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lgtrace.checkpoint.format import BRANCH_PREFIX, own_namespace, pull_task_id, push_task_id, result_of
+from lgtrace.checkpoint.format import (
+    BRANCH_PREFIX,
+    call_task_id,
+    own_namespace,
+    pull_task_id,
+    push_task_id,
+    result_of,
+)
 from lgtrace.constants import END, NS_END, NS_SEP, PULL, PUSH, START
 from lgtrace.errors import (
     EmptyInputError,
@@ -26,6 +33,7 @@ from lgtrace.errors import (
     RunCancelled,
 )
 from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
+from lgtrace.runtime.calls import CALL_KEY, END_CHANNEL, PREVIOUS, RETURN, split_final
 from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, Scratch
 from lgtrace.stream.channel import EventChannel
 from lgtrace.stream.messages import user_tags
@@ -52,7 +60,7 @@ SCOPE_KEY = "__lgtrace_scope"
 PUSH_KEY = "__lgtrace_push"
 """Key in a task's ``configurable``: the list ``push_message()`` adds the task's writes to."""
 
-_TASK_KEYS = frozenset({SCOPE_KEY, SCRATCH_KEY, PUSH_KEY})
+_TASK_KEYS = frozenset({SCOPE_KEY, SCRATCH_KEY, PUSH_KEY, CALL_KEY})
 """``configurable`` keys that belong to one task: a nested run does not pass them on."""
 
 _PUSH_TRIGGERS = (PUSH,)
@@ -151,6 +159,10 @@ class Task:
     collected: bool = False
     """The node returned and its return value became writes: an error after that (a
     conditional edge raising) still streams the update, as in LangGraph."""
+    call_counter: Any = None
+    """Numbers the ``@task`` calls the task makes (their task ids depend on it)."""
+    call_futures: list[Any] | None = None
+    """Futures of the ``@task`` calls it made (they finish within its step)."""
 
     def sort_key(self) -> tuple[int, Any]:
         """Pull tasks by node name, then push tasks by index (LangGraph's write order)."""
@@ -218,6 +230,14 @@ class GraphRun:
         """Channels of deferred nodes whose wait ended with the last step applied."""
         self.barriers: dict[str, set[str]] = {ch: set() for ch in graph.joins}
         self.sends: list[Send] = []
+        self.entry_input: Any = None
+        """An entrypoint's input (functional API): what its one task receives."""
+        self.entry_pending = False
+        """The entrypoint's input is waiting for it (its task runs next)."""
+        self.step_calls: list[Task] = []
+        """``@task`` calls made during the current step."""
+        self.submit_call: Any = None
+        """The driver's ``submit(task) -> future`` for ``@task`` calls."""
         self.run_manager: Any = None
         self.saver: RunSaver | None = None
         self.interrupts: tuple[Any, ...] = ()
@@ -284,14 +304,16 @@ class GraphRun:
             return  # not a result of this graph: the parent applies the command
         emit = self.emit if local is None else functools.partial(self._emit_into, local)
         if isinstance(t.error, GraphInterrupt):
-            self._emit_interrupt(t, t.error.interrupts, emit)
+            if not t.node.is_call:  # (a @task's interrupt is its caller's to show)
+                self._emit_interrupt(t, t.error.interrupts, emit)
             return
         wrote = t.error is None or t.collected
         if wrote and "updates" in self.modes:
             emit("updates", {t.name: t.update})
         wants_debug = "debug" in self.modes
         if wants_debug or "tasks" in self.modes:
-            result = result_of(t.writes, self.graph.state_keys) if wrote else {}
+            keys = (RETURN,) if t.node.is_call else self.graph.result_keys
+            result = result_of(t.writes, keys) if wrote else {}
             payload = {"id": t.id, "name": t.name, "error": t.error, "result": result, "interrupts": []}
             emit("tasks", payload)
             if wants_debug:
@@ -322,10 +344,12 @@ class GraphRun:
 
     def values_with(self, interrupts: tuple[Any, ...]) -> Any:
         """The state and pending interrupts, as a ``values`` event shows them."""
-        values = self.values
-        state = {k: values[k] for k in self.graph.state_keys_ordered if k in values}
+        state = self.graph.view(self.values)
         if self.scope.typed_values:
             return InterruptedValues(self.graph.typed_state(state), interrupts)
+        if not isinstance(state, dict):  # an entrypoint's return value
+            return {INTERRUPT_KEY: interrupts}
+        state = dict(state)
         state[INTERRUPT_KEY] = interrupts
         return state
 
@@ -338,19 +362,26 @@ class GraphRun:
     def emit_values(self) -> None:
         """The whole state (every channel, as LangGraph streams it; ``output()`` filters)."""
         if "values" in self.modes:
-            values = self.values
-            state = {k: values[k] for k in self.graph.state_keys_ordered if k in values}
+            state = self.graph.view(self.values)
             self.emit("values", self.graph.typed_state(state) if self.scope.typed_values else state)
 
-    def output(self) -> dict[str, Any]:
+    def output(self) -> Any:
         values = self.values
+        if self.graph.functional:
+            return values.get(END_CHANNEL)
         return {k: values[k] for k in self.graph.output_keys if k in values}
 
     # -- input -------------------------------------------------------------------------
 
-    def start_task(self, value: Any) -> Task:
-        """The input as the writes of a hidden step-0 task; routing from START follows."""
+    def start_task(self, value: Any) -> Task | None:
+        """The input as the writes of a hidden step-0 task; routing from START follows.
+        An entrypoint has no such task: its one task, planned next, takes the input (None)."""
         graph = self.graph
+        if graph.functional:
+            self.entry_input = value
+            self.entry_pending = True
+            self.step -= 1
+            return None
         if value is None:
             raise EmptyInputError(f"Graph {graph.name!r} received no input (None); pass a dict of state keys")
         path = (PULL, START)
@@ -397,6 +428,8 @@ class GraphRun:
                 f"Graph {graph.name!r} has run {self.step - self.step0} steps."
             )
         names = self.branches | self.ready
+        if self.entry_pending:
+            names.add(graph.entry)
         deferred_joins = graph.deferred_joins
         for ch, seen in self.barriers.items():
             starts, end = graph.joins[ch]
@@ -405,6 +438,7 @@ class GraphRun:
         if not names and not self.sends:
             return []
         self.step = step
+        self.step_calls = []
         tasks: list[Task] = []
         for idx, send in enumerate(self.sends):
             node = graph.nodes[send.node]
@@ -416,6 +450,8 @@ class GraphRun:
         return tasks
 
     def node_input(self, node: NodeSpec) -> Any:
+        if self.graph.functional:
+            return self.entry_input
         values = self.values
         state = {k: values[k] for k in node.input_keys if k in values}
         self._add_managed(state, node.managed)
@@ -433,13 +469,50 @@ class GraphRun:
         task_ns = (
             f"{self.ns_str}{NS_SEP}{name}{NS_END}{task_id}" if self.ns_str else f"{name}{NS_END}{task_id}"
         )
+        return self._task(node, task_id, task_ns, path, path, triggers, value, self.metadata)
+
+    def call_task(
+        self, parent: Task, index: int, node: NodeSpec, value: Any, caller_config: dict[str, Any]
+    ) -> Task:
+        """A ``@task`` call made by ``parent`` (its ``index``-th): a push task of the same step,
+        whose namespace is under its caller's and whose run is a child of the caller's run."""
+        name = node.name
+        parent_ns = parent.config["configurable"]["checkpoint_ns"]
+        ns = f"{parent_ns}{NS_SEP}{name}"
+        if self.checkpoint_id is None:
+            task_id = str(uuid.uuid5(self.scope.seed, f"{ns}{NS_SEP}{parent.path!r}{NS_SEP}{index}"))
+        else:
+            task_id = call_task_id(self.checkpoint_id, ns, parent.step, name, parent.path, index)
+        path = (PUSH, parent.path, index, True)
+        metadata = {**self.metadata, **(caller_config.get("metadata") or {})}
+        task = self._task(
+            node, task_id, f"{ns}{NS_END}{task_id}", path, path, _PUSH_TRIGGERS, value, metadata
+        )
+        task.step = parent.step
+        task.config["metadata"]["langgraph_step"] = parent.step
+        task.config["callbacks"] = caller_config.get("callbacks")
+        return task
+
+    def _task(
+        self,
+        node: NodeSpec,
+        task_id: str,
+        task_ns: str,
+        path: tuple[Any, ...],
+        shown_path: tuple[Any, ...],
+        triggers: tuple[str, ...],
+        value: Any,
+        base_metadata: dict[str, Any],
+    ) -> Task:
+        step = self.step
+        name = node.name
         metadata = {
-            **self.metadata,
+            **base_metadata,
             **node.metadata,
             "langgraph_step": step,
             "langgraph_node": name,
             "langgraph_triggers": triggers,
-            "langgraph_path": path,
+            "langgraph_path": shown_path,
             "langgraph_checkpoint_ns": task_ns,
         }
         configurable = {**self.configurable, "checkpoint_ns": task_ns, SCOPE_KEY: self.scope}
@@ -464,6 +537,7 @@ class GraphRun:
             config["tags"] = self.tags
         task = Task(task_id, name, node, path, triggers, step, value, config)
         configurable[PUSH_KEY] = task.pushed
+        configurable[CALL_KEY] = (self, task)
         return task
 
     # -- task results ------------------------------------------------------------------
@@ -473,6 +547,15 @@ class GraphRun:
         graph = self.graph
         node = task.node
         writes = task.writes
+        if node.is_call or graph.functional:
+            if node.is_call:  # a @task: its return value
+                writes.append((RETURN, result))
+                task.update = result
+            else:  # an entrypoint: its output, and what its thread keeps as ``previous``
+                task.update, save = split_final(result)
+                writes.extend(((END_CHANNEL, task.update), (PREVIOUS, save)))
+            task.collected = True
+            return
         if task.pushed:  # push_message(): written when it was called, before what the node returns
             writes.extend(task.pushed)
         if result is None:
@@ -557,6 +640,8 @@ class GraphRun:
     def route(self, task: Task, *, sync: bool) -> list[tuple[Branch, Any]]:
         """Static edges now; returns the branches still to evaluate with their input."""
         graph = self.graph
+        if task.node.is_call:
+            return []
         task.goto.extend(graph.edges_from.get(task.name, ()))
         branches = graph.branches_from.get(task.name)
         if not branches:
@@ -651,6 +736,8 @@ class GraphRun:
                         raise
                 changed[key] = current
         values.update(changed)
+        if step:
+            self.entry_pending = False
         barriers = self.barriers
         deferred = graph.deferred
         for t in tasks:
