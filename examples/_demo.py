@@ -59,9 +59,15 @@ def local_base_url() -> str:
 
 
 def chat_model(**kwargs: Any) -> Any:
-    """A ``ChatOpenAI``: the real API when a key is set, else the local server."""
+    """A ``ChatOpenAI``: the real API when a key is set, else the local server.
+
+    ``stream_usage=True``: streamed calls ask for token usage too (``stream_options``), which
+    ``ChatOpenAI`` does not do by itself for a custom ``base_url``; without it a streamed
+    call's span has no token counts (0 tokens, $0 in Phoenix).
+    """
     from langchain_openai import ChatOpenAI
 
+    kwargs.setdefault("stream_usage", True)
     if ONLINE:
         return ChatOpenAI(model=MODEL, **kwargs)
     return ChatOpenAI(model=MODEL, base_url=local_base_url(), api_key="offline-demo", **kwargs)

@@ -2,8 +2,11 @@
 
 Starts Phoenix on 127.0.0.1 (needs ``pip install arize-phoenix``) unless
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` already points at a collector (Jaeger, Tempo,
-Langfuse, a running Phoenix: see integrations/README.md), runs the agent, exports
-the spans over OTLP/HTTP and prints the span tree read back from the collector.
+Langfuse, a running Phoenix: see integrations/README.md), streams the agent's answer,
+exports the spans over OTLP/HTTP, says how many reached the collector (a collector
+that is down costs at most ``LGTRACE_OTLP_EXIT_TIMEOUT`` seconds, default 2, at exit)
+and prints the span tree read back from Phoenix, with token counts and time to first
+chunk of the streamed model calls.
 
     python examples/otel_tracing.py            # add --keep to leave Phoenix running
 """
@@ -35,18 +38,23 @@ def main() -> None:
         print("starting Phoenix on 127.0.0.1 ...", flush=True)
         phoenix = start_phoenix()
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = phoenix.base_url
+    # shutdown() (or the interpreter's exit) waits at most exit_timeout seconds for the collector
     tracer_provider, _ = configure_otlp("lgtrace-demo", metrics_enabled=phoenix is None)
     handler = OTelCallbackHandler()
     agent = create_react_agent(chat_model(), [get_items], name="office_agent")
     try:
-        result = agent.invoke(
-            {"messages": [HumanMessage("what items are in the office?")]}, {"callbacks": [handler]}
-        )
-        print("answer:", result["messages"][-1].content)
-        tracer_provider.force_flush()
-        if phoenix is None:
-            print(f"spans exported to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}")
-            return
+        print("answer: ", end="", flush=True)
+        question = {"messages": [HumanMessage("what items are in the office?")]}
+        for chunk, meta in agent.stream(question, {"callbacks": [handler]}, stream_mode="messages"):
+            if meta["langgraph_node"] == "agent" and isinstance(chunk.content, str):
+                print(chunk.content, end="", flush=True)
+        print()
+    finally:
+        tracer_provider.shutdown()  # exports what is queued (bounded), then says what became of it
+    print(tracer_provider.export_stats.summary())
+    if phoenix is None:
+        return
+    try:
         spans = phoenix.spans("default", min_count=7)
         children: dict[str | None, list[dict]] = {}
         for span in spans:
@@ -54,8 +62,12 @@ def main() -> None:
 
         def show(parent: str | None, depth: int) -> None:
             for span in children.get(parent, []):
-                tokens = span["attributes"].get("llm.token_count.total")
-                extra = f"  [{tokens} tokens]" if tokens else ""
+                attributes = span["attributes"]
+                extra = ""
+                if attributes.get("llm.token_count.total"):
+                    extra += f"  [{attributes['llm.token_count.total']} tokens"
+                    first = attributes.get("gen_ai.response.time_to_first_chunk")
+                    extra += f", first chunk after {first * 1000:.0f} ms]" if first else "]"
                 print(f"{'  ' * depth}{span['name']}  ({span['span_kind']}){extra}")
                 show(span["span_id"], depth + 1)
 
@@ -64,9 +76,7 @@ def main() -> None:
         if "--keep" in sys.argv:
             input(f"\nPhoenix UI: {phoenix.base_url}  (press Enter to stop it) ")
     finally:
-        tracer_provider.shutdown()
-        if phoenix is not None:
-            phoenix.stop()
+        phoenix.stop()
 
 
 main()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,10 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(name: str) -> str:
+def run_example(name: str, extra_env: dict[str, str] | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
     env["LGTRACE_DEMO_DELAY"] = "0"
+    env.update(extra_env or {})
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         capture_output=True,
@@ -103,7 +106,26 @@ def test_otel_tracing() -> None:
         "  agent",
         "    chat gpt-4o-mini",
     ]
-    assert "(LLM)" in tree[2] and "tokens]" in tree[2] and "(TOOL)" in tree[4]
+    assert "(LLM)" in tree[2] and "(TOOL)" in tree[4]
+    # streamed calls (messages mode) with token counts (stream_usage) and time to first chunk
+    assert all(" tokens, first chunk after " in tree[i] for i in (2, 6)), tree
+    assert "7 of 7 spans exported to http://127.0.0.1:" in out
+
+
+def test_otel_tracing_with_the_collector_down() -> None:
+    """A collector that is down: said (spans dropped, how many, why), and the exit is not held."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "LGTRACE_OTLP_EXIT_TIMEOUT": "0.5"}
+    started = time.monotonic()
+    out = run_example("otel_tracing.py", env)
+    elapsed = time.monotonic() - started
+    assert "answer: You might find books, pencils, pictures there." in out
+    assert f"7 of 7 spans dropped, not exported to http://127.0.0.1:{port}/v1/traces" in out
+    assert "Connection refused" in out and "exported to" not in out.replace("not exported to", "")
+    # the SDK alone held this exit ~15 s (retries of the spans, then of the metrics)
+    assert elapsed < 10, f"the example took {elapsed:.1f} s with LGTRACE_OTLP_EXIT_TIMEOUT=0.5"
 
 
 def test_persistence() -> None:

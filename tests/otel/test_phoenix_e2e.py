@@ -174,3 +174,49 @@ def test_graph_spans_reach_phoenix(phoenix: PhoenixServer, phoenix_project: str)
         assert local_span.attributes["llm.token_count.total"] == prompt + completion
     assert all(in_process[s["span_id"]].kind is trace.SpanKind.INTERNAL for s in spans if s not in chats)
     assert all(s["status_code"] == "UNSET" for s in spans)
+
+
+def test_streamed_chat_spans_carry_tokens_and_first_chunk_in_phoenix(
+    phoenix: PhoenixServer, phoenix_project: str
+) -> None:
+    """A node's ``.invoke()`` streamed by ``measure_ttft=True`` and a call streamed by messages
+    mode: both chat spans reach Phoenix with token counts and the ``gen_ai.first_chunk`` event."""
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+
+    from lgtrace.graph import START, MessagesState, StateGraph
+    from lgtrace.otel import OTelCallbackHandler
+    from lgtrace.testing import FakeOpenAIServer, Reply
+
+    provider = otlp_tracer_provider(phoenix, phoenix_project)
+    handler = OTelCallbackHandler(tracer_provider=provider, measure_ttft=True)
+    with FakeOpenAIServer(replies=[Reply("desks and chairs")] * 2) as server:
+        llm = ChatOpenAI(base_url=server.base_url, api_key="x", model="gpt-4o-mini", stream_usage=True)
+
+        def agent(state: MessagesState) -> dict[str, Any]:
+            return {"messages": [llm.invoke(state["messages"])]}
+
+        graph = StateGraph(MessagesState).add_node("agent", agent).add_edge(START, "agent").compile()
+        question = {"messages": [HumanMessage("what is in the office?")]}
+        graph.invoke(question, {"callbacks": [handler]})
+        list(
+            graph.stream(
+                question,
+                {"callbacks": [OTelCallbackHandler(tracer_provider=provider)]},
+                stream_mode="messages",
+            )
+        )
+        assert [r["stream"] for r in server.requests] == [True, True]
+    assert provider.force_flush(10_000)
+    provider.shutdown()
+
+    spans = phoenix.spans(phoenix_project, min_count=6, timeout=20)
+    chats = [s for s in spans if s["name"] == "chat gpt-4o-mini"]
+    assert len(chats) == 2
+    for chat in chats:
+        attrs = chat["attributes"]
+        assert attrs["gen_ai.request.stream"] is True
+        assert (attrs["llm.token_count.prompt"], attrs["llm.token_count.completion"]) == (5, 3)
+        (event,) = [e for e in chat["events"] if e["name"] == "gen_ai.first_chunk"]
+        ttfc = event["attributes"]["gen_ai.response.time_to_first_chunk"]
+        assert ttfc == attrs["gen_ai.response.time_to_first_chunk"] > 0
