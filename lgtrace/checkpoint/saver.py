@@ -480,14 +480,15 @@ class RunSaver:
         return None
 
     def pending_interrupts(self) -> list[Any]:
-        """Interrupts of unfinished tasks of the head, still waiting for an answer."""
+        """Interrupts of unfinished tasks of the head, still waiting for an answer (one per id: an
+        interrupt raised in a ``@task`` is saved for the task and for its caller)."""
         finished = {tid for tid, ch, _ in self.pending if ch not in CONTROL_WRITES}
-        return [
-            i
-            for tid, ch, value in self.pending
-            if ch == INTERRUPT and tid not in finished
-            for i in interrupts_from_wire(value)
-        ]
+        waiting: dict[str, Any] = {}
+        for tid, ch, value in self.pending:
+            if ch == INTERRUPT and tid not in finished:
+                for i in interrupts_from_wire(value):
+                    waiting.setdefault(i.id, i)
+        return list(waiting.values())
 
     def task_done(self, task: Task) -> None:
         """A task ended: its writes (or error, or interrupt) are saved against the head checkpoint."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -485,13 +485,32 @@ class GraphRun:
             task_id = call_task_id(self.checkpoint_id, ns, parent.step, name, parent.path, index)
         path = (PUSH, parent.path, index, True)
         metadata = {**self.metadata, **(caller_config.get("metadata") or {})}
-        task = self._task(
-            node, task_id, f"{ns}{NS_END}{task_id}", path, path, _PUSH_TRIGGERS, value, metadata
-        )
+        task_ns = f"{ns}{NS_END}{task_id}"
+        task = self._task(node, task_id, task_ns, path, path, _PUSH_TRIGGERS, value, metadata)
         task.step = parent.step
         task.config["metadata"]["langgraph_step"] = parent.step
         task.config["callbacks"] = caller_config.get("callbacks")
+        if "custom" in self.modes:  # its custom events carry its caller's namespace (as LangGraph)
+            ns = tuple(task_ns.split(NS_SEP)[:-1])
+            task.config["configurable"][SCOPE_KEY] = replace(self.scope, writer=self._call_writer(ns))
         return task
+
+    def _call_writer(self, ns: tuple[str, ...]) -> Any:
+        cancel = self.scope.cancel
+        space = self.scope.root.space
+        local = "custom" in self.local_modes
+        forward = "custom" in self.forward_modes
+
+        def writer(chunk: Any) -> Any:
+            if cancel.is_set():
+                raise RunCancelled("the run has stopped")
+            if local:
+                self.channel.put((ns, "custom", chunk))
+            if forward:
+                self.scope.root.put(((*self.ns, *ns), "custom", chunk))
+            return space()
+
+        return writer
 
     def _task(
         self,

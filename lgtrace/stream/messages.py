@@ -30,7 +30,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
-from lgtrace.constants import NS_SEP, TAG_NOSTREAM
+from lgtrace.constants import NS_SEP, PUSH, TAG_NOSTREAM
 from lgtrace.graph.schema import is_schema_instance
 from lgtrace.stream.channel import EventChannel
 from lgtrace.types import Command
@@ -110,7 +110,13 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         """The graph namespace of a run, or None when it must not stream."""
         if not metadata or "langgraph_checkpoint_ns" not in metadata:
             return None
-        ns = tuple(metadata["langgraph_checkpoint_ns"].split(NS_SEP)[:-1])
+        ns = tuple(metadata["langgraph_checkpoint_ns"].split(NS_SEP))
+        drop = 1
+        path = metadata.get("langgraph_path", ())
+        while len(path) == 4 and path[0] == PUSH and path[-1] is True:  # a @task call: its caller's graph
+            drop += 1
+            path = path[1]
+        ns = ns[:-drop]
         if ns and not self.subgraphs:
             return None
         return ns
