@@ -142,3 +142,25 @@ def test_bench_persistence_quick(tmp_path: Path) -> None:
             assert lg["added_median_s_per_step"] is not None, key
             if lgt["status"] == "ok":  # (the ratio may be None: in 3 quick rounds an added time can be <= 0)
                 assert lgt["bytes_per_step"] > 0 and "ratio" in row, key
+
+
+@pytest.mark.timeout(60)
+def test_bench_ttft_quick(tmp_path: Path) -> None:
+    """``python -m bench.ttft --quick``: every row timed for both handler settings (the check run
+    asserts the measured variant's spans have a time to first chunk). No timing asserts."""
+    output = tmp_path / "ttft.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ttft", "--quick", "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=55,
+    )
+    assert proc.returncode == 0, f"bench.ttft failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    data = json.loads(output.read_text())
+    settings = data["settings"]
+    rows = {(r["tokens"], r["mode"]) for r in data["results"]}
+    assert rows == {(t, m) for t in settings["tokens"] for m in settings["modes"]}
+    for row in data["results"]:
+        assert all(len(v) == settings["rounds"] for v in row["samples_s"].values())
+        assert row["ttfc_median_s"] > 0
