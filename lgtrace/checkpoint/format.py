@@ -443,6 +443,8 @@ def restore(run: GraphRun, book: Book, checkpoint: dict[str, Any]) -> Any:
         elif ch == START:
             if book.triggered(START, ch):
                 start_input = value
+                if graph.functional:  # the entrypoint's task was waiting for it
+                    run.entry_input, run.entry_pending = value, True
         else:
             raise IncompatibleCheckpoint(_incompatible(graph, ch, "is not a channel of this graph"))
     return start_input

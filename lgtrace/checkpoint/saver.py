@@ -49,7 +49,6 @@ from lgtrace.checkpoint.format import (
     new_checkpoint_id,
     now_iso,
     restore,
-    result_of,
     task_path_str,
     task_writes,
     to_wire,
@@ -370,6 +369,8 @@ class RunSaver:
             for send in run.sends:
                 dropped.append((send.node, (PUSH,), []))
             names = run.branches | run.ready
+            if run.entry_pending:
+                names.add(graph.entry)
             for ch, seen in run.barriers.items():
                 starts, end = graph.joins[ch]
                 if seen == starts:
@@ -379,6 +380,7 @@ class RunSaver:
         self.updated = self.book.advance(graph, before, [*dropped, (INPUT, (), [(START, value)])])
         run.branches = set()
         run.ready = set()
+        run.entry_pending = False
         run.sends = []
         for ch in run.barriers:
             if before.barriers[ch] != run.barriers[ch]:
@@ -440,7 +442,7 @@ class RunSaver:
         if error is not None:
             return {"id": t.id, "name": t.name, "error": error, "state": state}
         finished = any(c not in CONTROL_WRITES for c, _ in writes)
-        result = result_of(writes, self.run.graph.output_keys) if finished else None
+        result = self.run.graph.saved_result(writes) if finished else None
         shown = tuple(
             {"value": i.value, "id": i.id, "response_schema": i.response_schema}
             for c, v in writes
@@ -469,14 +471,12 @@ class RunSaver:
                 return list(value) if isinstance(value, list) else [value]
         return []
 
-    def call_result(self, task_id: str) -> tuple[Any, BaseException | None] | None:
-        """A ``@task`` call that finished in an earlier run of this step: ``(value, error)``."""
+    def call_result(self, task_id: str) -> tuple[Any, None] | None:
+        """A ``@task`` call that finished in an earlier run of this step: ``(value, None)`` (one that
+        failed runs again, as in LangGraph)."""
         for tid, ch, value in self.pending:
-            if tid == task_id:
-                if ch == RETURN:
-                    return value, None
-                if ch == ERROR:
-                    return None, value if isinstance(value, BaseException) else Exception(value)
+            if tid == task_id and ch == RETURN:
+                return value, None
         return None
 
     def pending_interrupts(self) -> list[Any]:

@@ -24,7 +24,6 @@ from lgtrace.checkpoint.format import (
     new_checkpoint_id,
     own_namespace,
     restore,
-    result_of,
     task_path_str,
     task_writes,
 )
@@ -156,7 +155,7 @@ def snapshot(
             if subgraphs:
                 sub = t.node.subgraph
                 state = snapshot(sub, saver, state, saver.get_tuple(state), live=True, subgraphs=True)  # type: ignore[arg-type]
-        result = result_of(writes, graph.result_keys) if done else None
+        result = graph.saved_result(writes) if done else None
         # a record of the step lists every interrupt the task raised; the live head, those still waiting
         asked = (
             ()

@@ -55,9 +55,13 @@ def _deprecated_retry(kwargs: dict[str, Any], retry_policy: Any) -> Any:
     return retry_policy
 
 
-def _reject(kwargs: dict[str, Any], owner: str) -> None:
+def _ignored(kwargs: dict[str, Any], owner: str) -> None:
+    """LangGraph accepts and ignores other keyword arguments: so does lgtrace, but it says so."""
     if kwargs:
-        raise TypeError(f"{owner}() got unexpected keyword arguments {sorted(kwargs)}")
+        warnings.warn(
+            f"{owner}(): keyword arguments {sorted(kwargs)} are ignored (as LangGraph ignores them)",
+            stacklevel=3,
+        )
 
 
 class _TaskFunction:
@@ -106,7 +110,7 @@ def task(
     Called inside an entrypoint, a graph node or another task, it runs beside its caller and
     returns a future (``.result()``, or ``await`` it in async code)."""
     retry_policy = _deprecated_retry(kwargs, retry_policy)
-    _reject(kwargs, "task")
+    _ignored(kwargs, "task")
     if timeout is not None:
         raise NotImplementedError("@task(timeout=...): task timeouts are not supported by lgtrace yet")
 
@@ -135,6 +139,9 @@ class Entrypoint(CompiledStateGraph):
 
     def view(self, values: dict[str, Any]) -> Any:
         return values.get(END_CHANNEL)
+
+    def saved_result(self, writes: list[tuple[str, Any]]) -> Any:
+        return next((v for c, v in writes if c == END_CHANNEL), None)
 
     def _final(self, run: Any, version: str) -> Any:
         from lgtrace.types import GraphOutput
@@ -179,7 +186,7 @@ class entrypoint(Generic[ContextT]):
             if context_schema is None:
                 context_schema = schema
         retry_policy = _deprecated_retry(kwargs, retry_policy)
-        _reject(kwargs, "entrypoint")
+        _ignored(kwargs, "entrypoint")
         if timeout is not None:
             raise NotImplementedError("@entrypoint(timeout=...): timeouts are not supported by lgtrace yet")
         self.checkpointer = checkpointer

@@ -79,8 +79,8 @@ def call(spec: NodeSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     where = (config or {}).get("configurable", {}).get(CALL_KEY)
     if where is None:
         raise RuntimeError(
-            f"@task {spec.name!r} was called outside of a graph run: call it from inside an @entrypoint, "
-            "a graph node or another @task (it returns a future; use .result() or await it)"
+            f"@task {spec.name!r} was called outside of a runnable context (no graph run): call it from "
+            "inside an @entrypoint, a graph node or another @task (it returns a future)"
         )
     run, parent = where
     retry, policy = run.graph.call_defaults
@@ -104,6 +104,9 @@ def call(spec: NodeSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         hit = run.graph.cache.get((task.cache_key,)).get(task.cache_key)
         if hit is not None:  # as LangGraph: its update, marked cached; no task result
             value = next((v for c, v in hit if c == RETURN), None)
+            task.writes, task.update, task.cache_key = [(RETURN, value)], value, None
+            if run.saver is not None:  # saved for the step as if it ran (as LangGraph)
+                run.saver.task_done(task)
             if "updates" in run.modes:
                 run.emit("updates", {spec.name: value, "__metadata__": {"cached": True}})
             return _resolved(value, None, in_loop=_in_loop())

@@ -156,6 +156,12 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """The state as ``values`` events and snapshots show it."""
         return {k: values[k] for k in self.state_keys_ordered if k in values}
 
+    def saved_result(self, writes: list[tuple[str, Any]]) -> Any:
+        """A saved task's result as snapshots and checkpoint events show it (its output writes)."""
+        from lgtrace.checkpoint.format import result_of
+
+        return result_of(writes, self.output_keys)
+
     def coerce_branch_input(self, state: dict[str, Any]) -> Any:
         return self.state_schema(**state) if self.state_kind != "dict" else state
 

@@ -777,8 +777,8 @@ class SyncDriver(_Driver):
         """A ``@task`` call: run on the run's pool; the future settles after its events."""
         if task.node.is_async:
             raise RuntimeError(
-                f"In a sync context async tasks cannot be called: @task {task.name!r} is async; "
-                "run the entrypoint with ainvoke()/astream()"
+                f"In an sync context async tasks cannot be called (LangGraph's words): @task {task.name!r} "
+                "is async; run the entrypoint with ainvoke()/astream()"
             )
         fut: Future[Any] = Future()
         run = self.run

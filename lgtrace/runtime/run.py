@@ -346,7 +346,7 @@ class GraphRun:
         """The state and pending interrupts, as a ``values`` event shows them."""
         state = self.graph.view(self.values)
         if self.scope.typed_values:
-            return InterruptedValues(self.graph.typed_state(state), interrupts)
+            return InterruptedValues({} if state is None else self.graph.typed_state(state), interrupts)
         if not isinstance(state, dict):  # an entrypoint's return value
             return {INTERRUPT_KEY: interrupts}
         state = dict(state)
@@ -490,6 +490,9 @@ class GraphRun:
         task.step = parent.step
         task.config["metadata"]["langgraph_step"] = parent.step
         task.config["callbacks"] = caller_config.get("callbacks")
+        if self.checkpoint_id is not None:  # (a graph run inside the call finds its caller's checkpoint)
+            checkpoints = task.config["configurable"]["checkpoint_map"]
+            task.config["configurable"]["checkpoint_map"] = {**checkpoints, parent_ns: self.checkpoint_id}
         if "custom" in self.modes:  # its custom events carry its caller's namespace (as LangGraph)
             ns = tuple(task_ns.split(NS_SEP)[:-1])
             task.config["configurable"][SCOPE_KEY] = replace(self.scope, writer=self._call_writer(ns))
