@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Generic, TypedDict, TypeVar
 
-from lgtrace.constants import START
+from lgtrace.constants import END, START
 from lgtrace.graph.schema import MISSING, Channel
 from lgtrace.runtime.cache import call_namespace
 from lgtrace.runtime.calls import END_CHANNEL, PREVIOUS, call, call_spec, final
@@ -142,6 +142,18 @@ class Entrypoint(CompiledStateGraph):
 
     def saved_result(self, writes: list[tuple[str, Any]]) -> Any:
         return next((v for c, v in writes if c == END_CHANNEL), None)
+
+    def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """As LangGraph draws an entrypoint: its task from the start, and a dashed edge to the end
+        (what it calls is only known by running it)."""
+        from langchain_core.runnables.graph import Graph
+
+        drawn = Graph()
+        node = drawn.add_node(self.nodes[self.entry].action, self.entry)
+        start, end = drawn.add_node(None, START), drawn.add_node(None, END)
+        drawn.add_edge(start, node)
+        drawn.add_edge(node, end, conditional=True)
+        return drawn
 
     def _final(self, run: Any, version: str) -> Any:
         from lgtrace.types import GraphOutput
