@@ -150,3 +150,15 @@ def test_human_in_the_loop() -> None:
     assert "[tools] 'pans, knives, spices'" in rest  # the edited argument reached the tool
     assert "[agent] ' might'" in rest  # the model's answer streamed token by token
     assert "== tool result: pans, knives, spices" in rest and "== next: ()" in rest
+
+
+def test_functional_api() -> None:
+    out = run_example("functional_api.py")
+    run1, rest = out.split("== run 2")
+    assert "[write] ' paws'" in run1  # tokens from inside a task, named after it
+    assert "{'title': 'Plain: Soft'}" in run1 and "{'title': 'Fancy: Soft'}" in run1
+    assert "== waiting at ('poem_workflow',) for: {'pick a title': ['Plain: Soft', 'Fancy: Soft']}" in run1
+    run2, run3 = rest.split("== run 3")
+    assert "'title': 'Fancy: a cat poem'" in run2 and "'runs before': 0" in run2
+    assert "== calls: {'title:fancy': 1, 'title:plain': 1, 'write': 1}" in run2  # nothing ran twice
+    assert "'runs before': 1" in run3
