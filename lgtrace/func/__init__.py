@@ -160,8 +160,9 @@ class Entrypoint(CompiledStateGraph):
 
         output = run.output()
         interrupts = run.interrupts
-        if version == "v2":
-            return GraphOutput(value={} if output is None else output, interrupts=interrupts)
+        if version == "v2":  # (interrupted, a value that is not a dict shows as {}, as in LangGraph)
+            shown = {} if output is None or (interrupts and not isinstance(output, dict)) else output
+            return GraphOutput(value=shown, interrupts=interrupts)
         if interrupts:
             base = output if isinstance(output, dict) else {}
             return {**base, "__interrupt__": list(interrupts)}

@@ -80,6 +80,7 @@ from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TracerProvider
 
 from lgtrace.callbacks import GraphCallbackHandler, GraphInterruptEvent, GraphResumeEvent
+from lgtrace.constants import PUSH
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
 from lgtrace.otel.content import ContentPolicy, capture_from_env, message_parts
 from lgtrace.runtime.run import GRAPH_RUNS
@@ -538,10 +539,9 @@ class OTelCallbackHandler(GraphCallbackHandler):
                 },
                 metadata=metadata,
             )
-        elif (
-            name == metadata.get("langgraph_node")
-            and tags
-            and f"graph:step:{metadata.get('langgraph_step')}" in tags  # the task's run, not a child's
+        elif name == metadata.get("langgraph_node") and (
+            (tags and f"graph:step:{metadata.get('langgraph_step')}" in tags)  # the task's run, not a child's
+            or _is_call_run(metadata)
         ):
             attributes = {
                 "langgraph.node": name,
@@ -847,3 +847,10 @@ class OTelCallbackHandler(GraphCallbackHandler):
     @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id, error=error)
+
+
+def _is_call_run(metadata: dict[str, Any]) -> bool:
+    """The run of a ``@task`` call (functional API): a child of its caller's run, so without a
+    ``graph:step`` tag; its path is ``(PUSH, <caller's path>, index, True)``."""
+    path = metadata.get("langgraph_path")
+    return isinstance(path, tuple) and len(path) == 4 and path[0] == PUSH and path[-1] is True

@@ -619,7 +619,7 @@ def _cached(run: GraphRun, tasks: list[Task]) -> list[Task]:
 def _run_call_sync(run: GraphRun, task: Task, fut: Future[Any]) -> None:
     """Run a ``@task`` call in a worker thread: its events and saved writes, then its future."""
     try:
-        _run_node_sync(run, task, task.config["callbacks"])
+        _run_node_sync(run, task, _call_callbacks(task))
         _task_done(run, task)
         run.emit_task_result(task)
     except BaseException as exc:  # (the run stopped: the caller learns it through the future)
@@ -628,8 +628,18 @@ def _run_call_sync(run: GraphRun, task: Task, fut: Future[Any]) -> None:
         calls.resolve(fut, task)
 
 
+def _call_callbacks(task: Task) -> Any:
+    """A ``@task`` call's run is a child of its caller's run, with the call's metadata."""
+    callbacks = task.config["callbacks"]
+    if callbacks is None:
+        return None
+    callbacks = callbacks.copy()
+    callbacks.add_metadata(task.config["metadata"])
+    return callbacks
+
+
 async def _run_call_async(run: GraphRun, task: Task) -> Any:
-    await _run_node_async(run, task, task.config["callbacks"])
+    await _run_node_async(run, task, _call_callbacks(task))
     _task_done(run, task)
     run.emit_task_result(task)
     if task.error is not None:

@@ -346,7 +346,10 @@ class GraphRun:
         """The state and pending interrupts, as a ``values`` event shows them."""
         state = self.graph.view(self.values)
         if self.scope.typed_values:
-            return InterruptedValues({} if state is None else self.graph.typed_state(state), interrupts)
+            # (an entrypoint's return value that is not a dict shows as {}, as in LangGraph)
+            return InterruptedValues(
+                self.graph.typed_state(state) if isinstance(state, dict) else {}, interrupts
+            )
         if not isinstance(state, dict):  # an entrypoint's return value
             return {INTERRUPT_KEY: interrupts}
         state = dict(state)
