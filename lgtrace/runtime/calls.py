@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -144,11 +145,35 @@ def resolve(fut: Any, task: Task) -> None:
         fut.set_result(task.update)
 
 
+class CallFuture(concurrent.futures.Future[Any]):
+    """A ``@task`` call's future under ``stream``. The call is queued on the run's pool; a thread
+    that waits for its result (``result()`` / ``exception()``) before a worker took it runs it
+    itself, so calls waiting on calls never starve the pool (LangGraph hangs there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.work: Callable[[], None] | None = None
+        self._claim = threading.Lock()
+
+    def run_once(self) -> None:
+        """Run the call here, unless another thread did or does."""
+        if self.work is not None and self._claim.acquire(blocking=False):
+            self.work()
+
+    def result(self, timeout: float | None = None) -> Any:
+        self.run_once()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self.run_once()
+        return super().exception(timeout)
+
+
 def wait_calls(task: Task) -> None:
     """A finished task's calls that nobody waited for still finish within its step."""
     for fut in task.call_futures or ():
         if isinstance(fut, concurrent.futures.Future):
-            concurrent.futures.wait([fut])
+            fut.exception()
 
 
 async def await_calls(task: Task) -> None:

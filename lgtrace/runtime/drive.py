@@ -616,11 +616,14 @@ def _cached(run: GraphRun, tasks: list[Task]) -> list[Task]:
     return [t for t in tasks if all(t is not d for d in done)]
 
 
-def _run_call_sync(run: GraphRun, task: Task, fut: Future[Any]) -> None:
-    """Run a ``@task`` call in a worker thread: its events and saved writes, then its future."""
+def _run_call_sync(run: GraphRun, task: Task, fut: Future[Any], save_now: bool = True) -> None:
+    """Run a ``@task`` call in a worker thread: its events and saved writes, then its future.
+    ``save_now``: its writes are saved as it finishes (else with the step, under ``astream``)."""
     try:
         _run_node_sync(run, task, _call_callbacks(task))
         _task_done(run, task)
+        if save_now and run.saver is not None and run.saver.durability != "exit":
+            run.saver.ops.background()
         run.emit_task_result(task)
     except BaseException as exc:  # (the run stopped: the caller learns it through the future)
         task.error = task.error or exc
@@ -641,6 +644,8 @@ def _call_callbacks(task: Task) -> Any:
 async def _run_call_async(run: GraphRun, task: Task) -> Any:
     await _run_node_async(run, task, _call_callbacks(task))
     _task_done(run, task)
+    if run.saver is not None and run.saver.durability != "exit":
+        run.saver.ops.abackground()  # saved as it finishes, not with the step
     run.emit_task_result(task)
     if task.error is not None:
         raise task.error
@@ -790,9 +795,9 @@ class SyncDriver(_Driver):
                 f"In an sync context async tasks cannot be called (LangGraph's words): @task {task.name!r} "
                 "is async; run the entrypoint with ainvoke()/astream()"
             )
-        fut: Future[Any] = Future()
-        run = self.run
-        self._pool().submit(contextvars.copy_context().run, _run_call_sync, run, task, fut)
+        fut = calls.CallFuture()
+        fut.work = functools.partial(contextvars.copy_context().run, _run_call_sync, self.run, task, fut)
+        self._pool().submit(fut.run_once)
         return fut
 
     def _run_and_post(self, run: GraphRun, task: Task) -> None:
@@ -989,6 +994,11 @@ class AsyncDriver(_Driver):
             t.add_done_callback(self.calls.discard)
             return t
         ctx = contextvars.copy_context()
+        if not task.node.is_async:  # a sync call from a worker thread: a thread runs it (or its waiter)
+            fut = calls.CallFuture()
+            fut.work = functools.partial(ctx.run, _run_call_sync, run, task, fut, False)
+            loop.call_soon_threadsafe(loop.run_in_executor, None, fut.run_once)
+            return fut
         return asyncio.run_coroutine_threadsafe(
             _in_context(ctx, _run_call_async(run, task), self.calls), loop
         )
