@@ -20,7 +20,7 @@ from lgtrace.constants import END, START
 from lgtrace.graph.schema import MISSING, Channel
 from lgtrace.runtime.cache import call_namespace
 from lgtrace.runtime.calls import END_CHANNEL, PREVIOUS, call, call_spec, final
-from lgtrace.runtime.compiled import CompiledStateGraph
+from lgtrace.runtime.compiled import CompiledStateGraph, _single_value_output
 from lgtrace.types import CachePolicy, RetryPolicy
 from lgtrace.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
@@ -156,17 +156,7 @@ class Entrypoint(CompiledStateGraph):
         return drawn
 
     def _final(self, run: Any, version: str) -> Any:
-        from lgtrace.types import GraphOutput
-
-        output = run.output()
-        interrupts = run.interrupts
-        if version == "v2":  # (interrupted, a value that is not a dict shows as {}, as in LangGraph)
-            shown = {} if output is None or (interrupts and not isinstance(output, dict)) else output
-            return GraphOutput(value=shown, interrupts=interrupts)
-        if interrupts:
-            base = output if isinstance(output, dict) else {}
-            return {**base, "__interrupt__": list(interrupts)}
-        return output
+        return _single_value_output(run.output(), run.interrupts, version)
 
 
 class entrypoint(Generic[ContextT]):

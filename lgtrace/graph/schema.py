@@ -120,8 +120,24 @@ def _manager_of(hint: Any) -> type[ManagedValue] | None:
     return None
 
 
+ROOT = "__root__"
+"""The one channel of a state that is a single value (``StateGraph(Annotated[str, operator.add])``)."""
+
+
+def is_root_schema(schema: Any) -> bool:
+    """A state that is one value, not keys (LangGraph's root channel): a type without annotations
+    (``str``, ``list``, ``Annotated[list, operator.add]``...)."""
+    if schema is None or schema is dict or schema is Any:
+        return False
+    return not hasattr(schema, "__annotations__")
+
+
 def channels_of(schema: Any) -> dict[str, Channel]:
-    """Read a schema class into its channels. ``dict`` or ``None`` means no typed keys."""
+    """Read a schema class into its channels. ``dict`` or ``None`` means no typed keys; a type
+    without annotations is one value, the ``__root__`` channel."""
+    if is_root_schema(schema):
+        reducer = _reducer_of(schema)
+        return {ROOT: Channel(ROOT, reducer, _empty_value(schema) if reducer else MISSING)}
     out: dict[str, Channel] = {}
     for key, hint in _schema_hints(schema).items():
         if _manager_of(hint) is None:
@@ -132,6 +148,8 @@ def channels_of(schema: Any) -> dict[str, Channel]:
 
 def managed_of(schema: Any) -> dict[str, type[ManagedValue]]:
     """The schema's managed keys (``RemainingSteps``, ``IsLastStep``) and their managers."""
+    if is_root_schema(schema):
+        return {}
     return {k: m for k, h in _schema_hints(schema).items() if (m := _manager_of(h)) is not None}
 
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from lgtrace.constants import END, START
-from lgtrace.graph.schema import channels_of, is_schema_instance, managed_of, object_to_update, schema_kind
+from lgtrace.graph.schema import (
+    ROOT,
+    channels_of,
+    is_root_schema,
+    is_schema_instance,
+    managed_of,
+    object_to_update,
+    schema_kind,
+)
 from lgtrace.runtime.config_check import check_batch_config, check_config
 from lgtrace.runtime.node import NodeSpec, subgraph_of
 from lgtrace.stream.output import make_shaper, normalize_modes
@@ -63,6 +71,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.input_keys_ordered = tuple(channels_of(builder.input_schema)) or self.state_keys_ordered
         self.input_keys = frozenset(self.input_keys_ordered)
         self.output_keys = tuple(channels_of(builder.output_schema)) or self.state_keys_ordered
+        self.root = is_root_schema(builder.state_schema)
+        """The state is one value (the ``__root__`` channel), not keys."""
         self.result_keys: Any = self.state_keys
         """The writes a task result shows (``tasks`` / ``debug``)."""
 
@@ -124,6 +134,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
     def coerce_input(self, value: Any, *, strict: bool) -> dict[str, Any]:
         """Graph input -> update dict. Top-level input must only use known keys."""
+        if self.root:
+            return {ROOT: value}
         if is_schema_instance(value):
             # what LangGraph's START writes: the input schema's fields the object has
             # (so a parent's state object handed to this graph as a node brings its defaults)
@@ -146,6 +158,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         """A node's input as an instance of its input schema (dataclass / Pydantic), as LangGraph
         maps it. Compiled subgraphs included: the instance's fields with defaults are part of
         the subgraph's input, so of its output, so of what the subgraph node writes."""
+        if self.root:
+            return state.get(ROOT)
         schema = node.input_schema if node.input_schema is not None else self.state_schema
         if not isinstance(state, dict):
             return state
@@ -154,15 +168,21 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
     def view(self, values: dict[str, Any]) -> Any:
         """The state as ``values`` events and snapshots show it."""
+        if self.root:
+            return values.get(ROOT)
         return {k: values[k] for k in self.state_keys_ordered if k in values}
 
     def saved_result(self, writes: list[tuple[str, Any]]) -> Any:
         """A saved task's result as snapshots and checkpoint events show it (its output writes)."""
         from lgtrace.checkpoint.format import result_of
 
+        if self.root:
+            return next((v for c, v in writes if c == ROOT), None)
         return result_of(writes, self.output_keys)
 
     def coerce_branch_input(self, state: dict[str, Any]) -> Any:
+        if self.root:
+            return state.get(ROOT)
         return self.state_schema(**state) if self.state_kind != "dict" else state
 
     # -- Runnable API --------------------------------------------------------------------
@@ -424,6 +444,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         ``__interrupt__``), or a ``GraphOutput`` (v2)."""
         output = run.output()
         interrupts = run.interrupts
+        if self.root:
+            return _single_value_output(output, interrupts, version)
         if version != "v2":
             if interrupts:
                 output["__interrupt__"] = list(interrupts)
@@ -468,3 +490,15 @@ def _reject_unsupported(kwargs: dict[str, Any]) -> None:
         if key in _UNSUPPORTED and value is None:
             continue
         raise TypeError(f"stream() got an unsupported argument {key!r}")
+
+
+def _single_value_output(output: Any, interrupts: tuple[Any, ...], version: str) -> Any:
+    """``invoke``'s result for a state that is one value (a root channel, an entrypoint): the value;
+    interrupted, a dict value with ``__interrupt__`` (another value shows as ``{}``, as LangGraph)."""
+    if version == "v2":
+        shown = {} if output is None or (interrupts and not isinstance(output, dict)) else output
+        return GraphOutput(value=shown, interrupts=interrupts)
+    if interrupts:
+        base = output if isinstance(output, dict) else {}
+        return {**base, "__interrupt__": list(interrupts)}
+    return output

@@ -32,7 +32,7 @@ from lgtrace.errors import (
     ParentCommand,
     RunCancelled,
 )
-from lgtrace.graph.schema import MISSING, is_schema_instance, object_to_update
+from lgtrace.graph.schema import MISSING, ROOT, is_schema_instance, object_to_update
 from lgtrace.runtime.calls import CALL_KEY, END_CHANNEL, PREVIOUS, RETURN, split_final
 from lgtrace.runtime.interrupts import SCRATCH_KEY, PendingAnswer, Scratch
 from lgtrace.stream.channel import EventChannel
@@ -370,9 +370,10 @@ class GraphRun:
 
     def output(self) -> Any:
         values = self.values
-        if self.graph.functional:
-            return values.get(END_CHANNEL)
-        return {k: values[k] for k in self.graph.output_keys if k in values}
+        graph = self.graph
+        if graph.functional or graph.root:  # one value
+            return graph.view(values)
+        return {k: values[k] for k in graph.output_keys if k in values}
 
     # -- input -------------------------------------------------------------------------
 
@@ -583,6 +584,17 @@ class GraphRun:
             return
         if task.pushed:  # push_message(): written when it was called, before what the node returns
             writes.extend(task.pushed)
+        if graph.root:  # the state is one value: the node returns it (None: no write), or Commands
+            if isinstance(result, Command) or (
+                isinstance(result, (list, tuple)) and result and all(isinstance(r, Command) for r in result)
+            ):
+                for cmd in result if isinstance(result, (list, tuple)) else (result,):
+                    self._add_command(task, cmd)
+            elif result is not None:
+                writes.append((ROOT, result))
+            task.update = next((v for k, v in reversed(writes) if k == ROOT), None)
+            task.collected = True
+            return
         if result is None:
             pass
         elif isinstance(result, dict):
@@ -613,6 +625,9 @@ class GraphRun:
 
     def _add_writes(self, task: Task, update: Any) -> None:
         graph = self.graph
+        if graph.root:
+            task.writes.append((ROOT, update))
+            return
         if is_schema_instance(update):
             update = object_to_update(update, graph.state_keys_ordered)
         elif isinstance(update, (list, tuple)):

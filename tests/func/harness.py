@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from ..persistence.harness import CANDIDATE_PREFIX, ORACLE_PREFIX, Rt, compare_traces, impl, run_scenario
-from ..persistence.test_interrupts import mark_interrupt_ids
+from ..persistence.harness import CANDIDATE_PREFIX, ORACLE_PREFIX, Rt, impl
+from ..persistence.test_interrupts import compare_hitl
 
 __all__ = ["CANDIDATE_PREFIX", "ORACLE_PREFIX", "Calls", "Gate", "Rt", "compare_func", "fapi", "impl"]
 
@@ -53,12 +53,8 @@ def fapi(m: SimpleNamespace) -> SimpleNamespace:
     return _apis[prefix]
 
 
-def compare_func(scenario: Any, name: str | None = None) -> None:
-    """``harness.compare`` with interrupt ids marked as ids in both traces."""
-    name = name or scenario.__name__
-    expected = run_scenario(scenario, Rt(impl(ORACLE_PREFIX)))
-    got = run_scenario(scenario, Rt(impl(CANDIDATE_PREFIX)))
-    compare_traces(name, mark_interrupt_ids(expected), mark_interrupt_ids(got), CANDIDATE_PREFIX)
+compare_func = compare_hitl
+"""``harness.compare`` with interrupt ids marked as ids in both traces."""
 
 
 @dataclass
