@@ -368,16 +368,18 @@ class StateGraph:
                 "(add_edge(START, 'node') or set_entry_point('node'))"
             )
         self._warn_unreachable(stacklevel + 1)
+        for name in self.endless_deferred():
+            warnings.warn(
+                f"Node {name!r} is deferred (defer=True) but no route from it reaches END: every path "
+                "leads back to nodes that route on, so a run that reaches it only stops at the "
+                "recursion limit (or an interrupt). Add an edge to END from it or from a node after it.",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
 
-    def _unreachable_nodes(self) -> list[str]:
-        """Nodes no route seen in the graph leads to from START (empty when a dynamic one may).
-
-        A route is an edge, a join whose every start is reached, a conditional edge's
-        known destinations, or a node's declared ``Command`` destinations. A conditional
-        edge with no ``path_map`` or ``Literal`` annotation, a node whose code (or a
-        function it names) builds a ``Command``, and a subgraph (``Command.PARENT``) may
-        route anywhere: once one of them is reached, every node may be.
-        """
+    def _routes(self) -> tuple[dict[str, set[str]], set[str]]:
+        """Where each node visibly routes (edges, known branch ends, declared ``Command``
+        destinations), and the nodes that may route anywhere."""
         successors: dict[str, set[str]] = {}
         dynamic: set[str] = set()
         for s, e in self.edges:
@@ -393,6 +395,43 @@ class StateGraph:
                 dynamic.add(node.name)
             else:
                 successors.setdefault(node.name, set()).update(node.ends)
+        return successors, dynamic
+
+    def endless_deferred(self) -> list[str]:
+        """Deferred nodes (``defer=True``) from which no route ever ends the run: every route
+        leads back into nodes that route on (none reaches END or a node that routes nowhere,
+        and none routes dynamically)."""
+        successors, dynamic = self._routes()
+        for starts, end in self.waiting_edges:  # (a join may fire: its end is a possible route)
+            for s in starts:
+                successors.setdefault(s, set()).add(end)
+        endless = []
+        for name, node in self.nodes.items():
+            if not node.defer:
+                continue
+            seen, frontier, ends = {name}, [name], False
+            while frontier and not ends:
+                current = frontier.pop()
+                nexts = successors.get(current, set())
+                if current in dynamic or not nexts or END in nexts:
+                    ends = True
+                for nxt in nexts - seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+            if not ends:
+                endless.append(name)
+        return endless
+
+    def _unreachable_nodes(self) -> list[str]:
+        """Nodes no route seen in the graph leads to from START (empty when a dynamic one may).
+
+        A route is an edge, a join whose every start is reached, a conditional edge's
+        known destinations, or a node's declared ``Command`` destinations. A conditional
+        edge with no ``path_map`` or ``Literal`` annotation, a node whose code (or a
+        function it names) builds a ``Command``, and a subgraph (``Command.PARENT``) may
+        route anywhere: once one of them is reached, every node may be.
+        """
+        successors, dynamic = self._routes()
         seen = {START}
         frontier = [START]
         while frontier:

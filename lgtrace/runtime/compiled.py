@@ -93,6 +93,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 self.joins_from[s] = (*self.joins_from.get(s, ()), channel)
         self.deferred = frozenset(name for name, spec in builder.nodes.items() if spec.defer)
         """Nodes added with ``defer=True``: they run when nothing else is left to run."""
+        self.endless_deferred = tuple(builder.endless_deferred()) if self.deferred else ()
+        """Deferred nodes no route from which reaches END (a run reaching them cannot finish)."""
         self.deferred_joins = frozenset(ch for ch, (_, end) in self.joins.items() if end in self.deferred)
         """Joins into deferred nodes: once complete, they too wait until nothing else would run."""
         self.branches_from: dict[str, tuple[Branch, ...]] = {

@@ -426,11 +426,17 @@ class GraphRun:
         graph = self.graph
         step = self.step + 1
         if step - self.step0 > self.recursion_limit:
-            raise GraphRecursionError(
+            error = GraphRecursionError(
                 f"Recursion limit of {self.recursion_limit} reached without hitting a stop condition. "
                 "You can increase the limit by setting the `recursion_limit` config key.\n"
                 f"Graph {graph.name!r} has run {self.step - self.step0} steps."
             )
+            if graph.endless_deferred:
+                error.add_note(
+                    f"Deferred node(s) {', '.join(map(repr, graph.endless_deferred))} have no route to END "
+                    "(see the warning given at compile)"
+                )
+            raise error
         names = self.branches | self.ready
         if self.entry_pending:
             names.add(graph.entry)

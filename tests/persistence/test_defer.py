@@ -106,3 +106,33 @@ def test_a_thread_waiting_on_a_deferred_node_resumes():
         rt.saved("saver.list", saver, "t1")
 
     compare(scenario)
+
+
+def test_a_deferred_node_with_no_route_to_end_is_named():
+    """Bad input: a deferred node every route from which leads back (never to END) is named at
+    compile (a warning: an interrupt may still stop such a loop) and in the recursion error."""
+    import warnings
+
+    import lgtrace.graph as lt
+    from lgtrace.errors import GraphRecursionError
+
+    def build(loop: bool):
+        b = lt.StateGraph(Log)
+        b.add_node("a", lambda s: {"log": ["a"]})
+        b.add_node("d", lambda s: {"log": ["d"]}, defer=True)
+        b.add_edge(lt.START, "a")
+        b.add_edge("a", "d")
+        if loop:
+            b.add_edge("d", "a")
+        return b
+
+    with pytest.warns(
+        UserWarning, match=r"Node 'd' is deferred \(defer=True\) but no route from it reaches END"
+    ):
+        graph = build(loop=True).compile()
+    with pytest.raises(GraphRecursionError) as info:
+        graph.invoke({"log": []}, {"recursion_limit": 6})
+    assert "Deferred node(s) 'd' have no route to END" in "\n".join(info.value.__notes__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build(loop=False).compile().invoke({"log": []}) == {"log": ["a", "d"]}
