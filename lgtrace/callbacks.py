@@ -44,7 +44,24 @@ class GraphResumeEvent:
     checkpoint_ns: tuple[str, ...]
 
 
-GraphLifecycleEvent: TypeAlias = GraphInterruptEvent | GraphResumeEvent
+@dataclass(frozen=True)
+class GraphCacheHitEvent:
+    """A task was answered from the graph's cache (``CachePolicy``): it did not run (lgtrace only)."""
+
+    run_id: UUID | None
+    """The graph run the task belongs to."""
+    node: str
+    task_id: str
+    step: int
+    checkpoint_ns: tuple[str, ...]
+
+
+GraphLifecycleEvent: TypeAlias = GraphInterruptEvent | GraphResumeEvent | GraphCacheHitEvent
+_METHODS = {
+    GraphInterruptEvent: "on_interrupt",
+    GraphResumeEvent: "on_resume",
+    GraphCacheHitEvent: "on_cache_hit",
+}
 
 
 class GraphCallbackHandler(BaseCallbackHandler):
@@ -56,6 +73,9 @@ class GraphCallbackHandler(BaseCallbackHandler):
     def on_resume(self, event: GraphResumeEvent) -> Any:
         """The run resumed a saved thread."""
 
+    def on_cache_hit(self, event: GraphCacheHitEvent) -> Any:
+        """A task was answered from the cache and did not run (lgtrace only)."""
+
 
 def lifecycle_handlers(callbacks: Any) -> list[GraphCallbackHandler]:
     """The ``GraphCallbackHandler``s among a config's callbacks (a list or a manager)."""
@@ -66,16 +86,15 @@ def lifecycle_handlers(callbacks: Any) -> list[GraphCallbackHandler]:
 
 
 def notify(handlers: list[GraphCallbackHandler], event: GraphLifecycleEvent) -> None:
-    name = "on_interrupt" if isinstance(event, GraphInterruptEvent) else "on_resume"
-    handle_event(handlers, name, None, event)
+    handle_event(handlers, _METHODS[type(event)], None, event)
 
 
 async def anotify(handlers: list[GraphCallbackHandler], event: GraphLifecycleEvent) -> None:
-    name = "on_interrupt" if isinstance(event, GraphInterruptEvent) else "on_resume"
-    await ahandle_event(handlers, name, None, event)
+    await ahandle_event(handlers, _METHODS[type(event)], None, event)
 
 
 __all__ = [
+    "GraphCacheHitEvent",
     "GraphCallbackHandler",
     "GraphInterruptEvent",
     "GraphLifecycleEvent",

@@ -79,7 +79,7 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TracerProvider
 
-from lgtrace.callbacks import GraphCallbackHandler, GraphInterruptEvent, GraphResumeEvent
+from lgtrace.callbacks import GraphCacheHitEvent, GraphCallbackHandler, GraphInterruptEvent, GraphResumeEvent
 from lgtrace.constants import PUSH
 from lgtrace.errors import GraphBubbleUp, GraphInterrupt, ParentCommand, RunCancelled
 from lgtrace.otel.content import ContentPolicy, capture_from_env, message_parts
@@ -226,6 +226,8 @@ class _Run:
     usage: tuple[int, int] | None = None
     interrupt_ids: set[str] | None = None
     """Root runs: ids of the interrupts already shown as ``langgraph.interrupt`` events in the tree."""
+    cache_hits: int = 0
+    """Graph runs: tasks answered from the cache."""
     stopped: bool = False
     """Graph runs: the run stopped at an interrupt (``on_interrupt``); its thread waits for a resume."""
 
@@ -455,6 +457,20 @@ class OTelCallbackHandler(GraphCallbackHandler):
             parent = parent.parent
         with self._lock:
             self.paused.pop(run.conversation, None)  # type: ignore[arg-type]
+
+    @_guarded
+    def on_cache_hit(self, event: GraphCacheHitEvent) -> None:
+        """A task answered from the cache did not run (no task span): its graph span gets a
+        ``langgraph.cache.hit`` event naming the node and task, and counts the hits."""
+        run = self.runs.get(event.run_id.int) if event.run_id is not None else None
+        if run is None or run.span is None:
+            return
+        run.span.add_event(
+            "langgraph.cache.hit",
+            {"langgraph.node": event.node, "langgraph.task_id": event.task_id, "langgraph.step": event.step},
+        )
+        run.cache_hits += 1
+        run.span.set_attribute("langgraph.cache.hits", run.cache_hits)
 
     @_guarded
     def on_interrupt(self, event: GraphInterruptEvent) -> None:

@@ -63,7 +63,16 @@ def apply_hits(run: GraphRun, tasks: list[Task], keys: dict[Any, Task], hits: di
         found.append(task)
         if "updates" in run.modes:
             run.emit("updates", {task.name: task.update, "__metadata__": {"cached": True}})
+        tell_hit(run, task)
     return [t for t in tasks if all(t is not f for f in found)] if found else tasks
+
+
+def tell_hit(run: GraphRun, task: Task) -> None:
+    """Graph lifecycle handlers (the OTel handler: an event on the graph span) hear of a hit."""
+    if run.lifecycle:
+        from lgtrace.callbacks import GraphCacheHitEvent, notify
+
+        notify(run.lifecycle, GraphCacheHitEvent(run.graph_run_id, task.name, task.id, task.step, run.ns))
 
 
 def remember(run: GraphRun, task: Task) -> None:

@@ -99,9 +99,9 @@ def call(spec: NodeSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if saved is not None:  # it finished in an earlier run of this step: not run again
         return _resolved(*saved, in_loop=_in_loop())
     if spec.cache_policy is not None and run.graph.cache is not None:
-        from lgtrace.runtime.cache import call_key
+        from lgtrace.runtime import cache
 
-        task.cache_key = call_key(spec.cache_policy, spec.action, args, kwargs)
+        task.cache_key = cache.call_key(spec.cache_policy, spec.action, args, kwargs)
         hit = run.graph.cache.get((task.cache_key,)).get(task.cache_key)
         if hit is not None:  # as LangGraph: its update, marked cached; no task result
             value = next((v for c, v in hit if c == RETURN), None)
@@ -110,6 +110,7 @@ def call(spec: NodeSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 run.saver.task_done(task)
             if "updates" in run.modes:
                 run.emit("updates", {spec.name: value, "__metadata__": {"cached": True}})
+            cache.tell_hit(run, task)
             return _resolved(value, None, in_loop=_in_loop())
     fut = run.submit_call(task)
     if parent.call_futures is None:

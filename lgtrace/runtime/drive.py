@@ -681,6 +681,8 @@ class SyncDriver(_Driver):
             self.lifecycle = lifecycle_handlers(manager)
         if manager.handlers:
             run.run_manager = manager.on_chain_start(None, self.input, **self._register(run))
+            run.graph_run_id = self.graph_run_id
+            run.lifecycle = self.lifecycle if run.parent is None else lifecycle_handlers(manager)
         futures: list[Future[Any]] = []
         outcome: BaseException | None = None
         saver = run.saver
@@ -833,6 +835,8 @@ class AsyncDriver(_Driver):
             self.lifecycle = lifecycle_handlers(manager)
         if manager.handlers:
             run.run_manager = await manager.on_chain_start(None, self.input, **self._register(run))
+            run.graph_run_id = self.graph_run_id
+            run.lifecycle = self.lifecycle if run.parent is None else lifecycle_handlers(manager)
         limit = run.config.get("max_concurrency")
         gate = asyncio.Semaphore(limit) if limit else None
         running: list[asyncio.Future[Any]] = []

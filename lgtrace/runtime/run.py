@@ -239,6 +239,10 @@ class GraphRun:
         self.submit_call: Any = None
         """The driver's ``submit(task) -> future`` for ``@task`` calls."""
         self.run_manager: Any = None
+        self.graph_run_id: Any = None
+        """The graph run's callback run id (with callbacks)."""
+        self.lifecycle: list[Any] = []
+        """``GraphCallbackHandler``s among the run's callbacks."""
         self.saver: RunSaver | None = None
         self.interrupts: tuple[Any, ...] = ()
         """What the run stopped at (``interrupt()``, ``interrupt_before``/``after``), if it did."""
