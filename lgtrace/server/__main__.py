@@ -1,0 +1,3 @@
+from lgtrace.server.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""``lgtrace serve`` / ``python -m lgtrace.server``: serve a LangGraph project's graphs
+(``langgraph.json``) over the Agent Server protocol on 127.0.0.1:2024, checkpoints in SQLite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from lgtrace.server.app import cors_from_env, create_app
+from lgtrace.server.config import ConfigError, load_project
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="lgtrace serve", description=__doc__)
+    p.add_argument("--config", default="langgraph.json", help="the project's langgraph.json")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=2024)
+    p.add_argument(
+        "--db", default=None, help="SQLite file for checkpoints (default: .lgtrace/checkpoints.sqlite)"
+    )
+    p.add_argument(
+        "--cors-origin", action="append", default=None, help="allow this browser origin (repeatable)"
+    )
+    p.add_argument("--max-body", type=int, default=10 * 1024 * 1024, help="request body limit in bytes")
+    p.add_argument("--max-events", type=int, default=10_000, help="events kept per run")
+    p.add_argument("--keep-runs", type=int, default=1000, help="finished runs remembered")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    project = load_project(args.config)
+    db = Path(args.db) if args.db else project.root / ".lgtrace" / "checkpoints.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        app = create_app(
+            project.graphs,
+            saver,
+            api_key=os.environ.get("LGTRACE_API_KEY") or None,
+            cors_origins=args.cors_origin or cors_from_env(),
+            max_body=args.max_body,
+            max_events=args.max_events,
+            keep_runs=args.keep_runs,
+        )
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            print(f"lgtrace serve: listening on http://{args.host}:{args.port}", flush=True)
+        await task
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    try:
+        asyncio.run(serve(args))
+    except ConfigError as exc:
+        print(f"lgtrace serve: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass

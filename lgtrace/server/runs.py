@@ -1,0 +1,410 @@
+"""Threads and runs of ``lgtrace serve``, in process: a run executes in a background asyncio task
+(never in the request), its events go to a bounded log with strictly increasing ids (a per-run
+sequence number, so a resume from any id replays exactly the rest), and any number of clients
+read the log (replay from ``Last-Event-ID``, then tail)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from lgtrace.server.serde import dumps, error_of
+from lgtrace.types import Command
+
+MODES = (
+    "values",
+    "updates",
+    "messages",
+    "messages-tuple",
+    "custom",
+    "debug",
+    "tasks",
+    "checkpoints",
+    "tools",
+)
+"""Stream modes a client may ask for (``events`` and ``lifecycle`` are not served yet)."""
+_NOT_YET = ("events", "lifecycle")
+_RUNTIME_MODE = {"messages-tuple": "messages"}
+STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
+
+
+class RunError(Exception):
+    """A request that cannot start or find a run: ``status`` and ``detail`` for the response."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def new_id() -> str:
+    """A time-ordered uuid (v7 layout), as the Agent Server's run ids."""
+    ms = time.time_ns() // 1_000_000
+    rand = uuid.uuid4().int & ((1 << 74) - 1)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+@dataclass
+class Thread:
+    thread_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+    status: str = "idle"
+    error: Any = None
+    graph_id: str | None = None
+    active: Run | None = None
+    temporary: bool = False
+
+    def touch(self) -> None:
+        self.updated_at = now()
+
+
+@dataclass
+class Run:
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    metadata: dict[str, Any]
+    multitask_strategy: str
+    body: dict[str, Any]
+    max_events: int
+    status: str = "pending"
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+    events: deque[tuple[int, str, str]] = field(default_factory=deque)
+    """``(seq, event name, data JSON)``; seq 0 is ``metadata``; at most ``max_events`` kept."""
+    next_seq: int = 0
+    done: bool = False
+    output: Any = None
+    error: Any = None
+    task: asyncio.Task[None] | None = None
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    cancel_action: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "assistant_id": self.assistant_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "status": self.status,
+            "metadata": self.metadata,
+            "multitask_strategy": self.multitask_strategy,
+            "kwargs": {},
+        }
+
+    async def add(self, event: str, data: Any) -> None:
+        payload = data if isinstance(data, str) else dumps(data)
+        async with self.changed:
+            self.events.append((self.next_seq, event, payload))
+            self.next_seq += 1
+            while len(self.events) > self.max_events:
+                self.events.popleft()
+            self.changed.notify_all()
+
+    async def finish(self, status: str) -> None:
+        async with self.changed:
+            self.status = status
+            self.updated_at = now()
+            self.done = True
+            self.changed.notify_all()
+
+
+class Registry:
+    """Threads and runs of one server process (bounded: finished runs beyond ``keep_runs`` are
+    forgotten, oldest first; a run's log keeps at most ``max_events`` events)."""
+
+    def __init__(
+        self, graphs: dict[str, Any], saver: Any, *, keep_runs: int = 1000, max_events: int = 10_000
+    ):
+        self.saver = saver
+        self.graphs = {gid: self._bind(g) for gid, g in graphs.items()}
+        self.assistants = {
+            gid: str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgtrace:assistant:{gid}")) for gid in graphs
+        }
+        self.threads: dict[str, Thread] = {}
+        self.runs: dict[str, Run] = {}
+        self.keep_runs = keep_runs
+        self.max_events = max_events
+
+    def _bind(self, graph: Any) -> Any:
+        bound = copy.copy(graph)
+        bound.checkpointer = self.saver
+        return bound
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def graph_id(self, assistant_id: str) -> str:
+        if assistant_id in self.graphs:
+            return assistant_id
+        for gid, aid in self.assistants.items():
+            if aid == assistant_id:
+                return gid
+        raise RunError(404, f"Assistant {assistant_id!r} not found (graphs: {sorted(self.graphs)})")
+
+    def assistant_json(self, graph_id: str) -> dict[str, Any]:
+        return {
+            "assistant_id": self.assistants[graph_id],
+            "graph_id": graph_id,
+            "name": graph_id,
+            "config": {},
+            "context": {},
+            "metadata": {"created_by": "system"},
+            "version": 1,
+            "created_at": "1970-01-01T00:00:00+00:00",
+            "updated_at": "1970-01-01T00:00:00+00:00",
+            "description": None,
+        }
+
+    def thread(self, thread_id: str) -> Thread:
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            raise RunError(404, f"Thread {thread_id!r} not found")
+        return thread
+
+    def run(self, run_id: str, thread_id: str | None = None) -> Run:
+        run = self.runs.get(run_id)
+        if run is None or (thread_id is not None and run.thread_id != thread_id):
+            raise RunError(404, f"Run {run_id!r} not found")
+        return run
+
+    def create_thread(self, thread_id: str | None, metadata: dict[str, Any] | None, if_exists: str) -> Thread:
+        if thread_id is not None and thread_id in self.threads:
+            if if_exists == "do_nothing":
+                return self.threads[thread_id]
+            raise RunError(409, f"Thread {thread_id!r} already exists")
+        thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}))
+        self.threads[thread.thread_id] = thread
+        return thread
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    async def start(self, thread: Thread, body: dict[str, Any]) -> Run:
+        """Validate a run request and start it in the background (or queue it behind the thread's
+        active run, by ``multitask_strategy``)."""
+        graph_id = self.graph_id(str(body.get("assistant_id") or ""))
+        modes = body.get("stream_mode") or ["values"]
+        modes = [modes] if isinstance(modes, str) else list(modes)
+        for mode in modes:
+            if mode in _NOT_YET:
+                raise RunError(
+                    422, f"stream_mode {mode!r} is not supported by lgtrace serve yet; valid: {list(MODES)}"
+                )
+            if mode not in MODES:
+                raise RunError(422, f"Unknown stream_mode {mode!r}; valid modes: {list(MODES)}")
+        if body.get("input") is not None and body.get("command") is not None:
+            raise RunError(422, "Pass either 'input' or 'command', not both")
+        strategy = body.get("multitask_strategy") or "enqueue"
+        if strategy not in STRATEGIES:
+            raise RunError(422, f"Unknown multitask_strategy {strategy!r}; valid: {list(STRATEGIES)}")
+        busy = thread.active is not None and not thread.active.done
+        if busy and strategy == "reject":
+            raise RunError(
+                409,
+                "Thread is already running a task. Wait for it to finish or choose a different "
+                "multitask strategy.",
+            )
+        run = Run(
+            new_id(),
+            thread.thread_id,
+            self.assistants[graph_id],
+            dict(body.get("metadata") or {}),
+            strategy,
+            {**body, "stream_mode": modes},
+            self.max_events,
+        )
+        previous = thread.active if busy else None
+        if previous is not None and strategy in ("interrupt", "rollback"):
+            previous.cancel_action = strategy
+            if previous.task is not None:
+                previous.task.cancel()
+        thread.active = run
+        thread.graph_id = graph_id
+        thread.status = "busy"
+        thread.metadata.setdefault("graph_id", graph_id)
+        thread.metadata.setdefault("assistant_id", self.assistants[graph_id])
+        self.runs[run.run_id] = run
+        self._forget_old_runs()
+        await run.add("metadata", {"run_id": run.run_id, "attempt": 1})
+        run.task = asyncio.get_running_loop().create_task(self._execute(thread, run, graph_id, previous))
+        return run
+
+    def _forget_old_runs(self) -> None:
+        if len(self.runs) <= self.keep_runs:
+            return
+        for run_id in [rid for rid, r in self.runs.items() if r.done][: len(self.runs) - self.keep_runs]:
+            del self.runs[run_id]
+
+    async def _execute(self, thread: Thread, run: Run, graph_id: str, previous: Run | None) -> None:
+        if previous is not None and previous.task is not None:  # enqueue (or after interrupt/rollback)
+            await asyncio.gather(previous.task, return_exceptions=True)
+        graph = self.graphs[graph_id]
+        body = run.body
+        config = _run_config(body, thread, run, graph_id, self.assistants[graph_id])
+        if previous is not None and previous.cancel_action == "rollback" and previous.body.get("_head"):
+            config["configurable"]["checkpoint_id"] = previous.body["_head"]
+        head = await self.saver.aget_tuple(
+            {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}}
+        )
+        body["_head"] = head.checkpoint["id"] if head is not None else None
+        run.status = "running"
+        modes = body["stream_mode"]
+        runtime_modes = sorted({_RUNTIME_MODE.get(m, m) for m in modes})
+        subgraphs = bool(body.get("stream_subgraphs"))
+        kwargs: dict[str, Any] = {}
+        for key in ("interrupt_before", "interrupt_after", "durability", "context"):
+            if body.get(key) is not None:
+                kwargs[key] = body[key]
+        command = body.get("command")
+        graph_input = Command(**_command(command)) if command is not None else body.get("input")
+        legacy = _LegacyMessages() if "messages" in modes else None
+        status = "success"
+        try:
+            async for ns, mode, payload in graph.astream(
+                graph_input, config, stream_mode=runtime_modes, subgraphs=True, **kwargs
+            ):
+                if ns and not subgraphs:
+                    continue
+                suffix = "|" + "|".join(ns) if ns else ""
+                for event, data in _events(mode, payload, modes, run, legacy):
+                    await run.add(event + suffix, data)
+            state = await graph.aget_state(config)
+            run.output = state.values
+            if state.interrupts:  # (runs.wait / join show them as the official server does)
+                status = "interrupted"
+                if isinstance(run.output, dict):
+                    run.output = {**run.output, "__interrupt__": list(state.interrupts)}
+            thread.error = None
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        except Exception as exc:  # the client gets the type and message, never a stack trace
+            status = "error"
+            run.error = error_of(exc)
+            thread.error = run.error
+            await run.add("error", run.error)
+        finally:
+            thread.touch()
+            if thread.active is run:
+                thread.active = None
+                thread.status = {"error": "error", "interrupted": "interrupted"}.get(status, "idle")
+                if status == "interrupted" and run.cancel_action is None and not run.error:
+                    thread.status = "interrupted"
+            await run.finish(status)
+            if thread.temporary and body.get("on_completion", "delete") == "delete":
+                await self.saver.adelete_thread(thread.thread_id)
+                self.threads.pop(thread.thread_id, None)
+
+    async def cancel(self, run: Run, action: str = "interrupt") -> None:
+        run.cancel_action = action
+        if run.task is not None and not run.done:
+            run.task.cancel()
+
+
+def _command(command: Any) -> dict[str, Any]:
+    if not isinstance(command, dict):
+        raise RunError(422, "'command' must be an object with resume, update and/or goto")
+    unknown = set(command) - {"resume", "update", "goto"}
+    if unknown:
+        raise RunError(422, f"'command' has unknown keys {sorted(unknown)} (valid: resume, update, goto)")
+    return {k: v for k, v in command.items() if v is not None}
+
+
+def _run_config(
+    body: dict[str, Any], thread: Thread, run: Run, graph_id: str, assistant_id: str
+) -> dict[str, Any]:
+    config = copy.deepcopy(body.get("config") or {})
+    configurable = config.setdefault("configurable", {})
+    configurable.update(
+        {
+            "thread_id": thread.thread_id,
+            "run_id": run.run_id,
+            "graph_id": graph_id,
+            "assistant_id": assistant_id,
+        }
+    )
+    checkpoint = body.get("checkpoint") or {}
+    checkpoint_id = body.get("checkpoint_id") or checkpoint.get("checkpoint_id")
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    metadata = config.setdefault("metadata", {})
+    metadata.update(run.metadata)
+    metadata.update(
+        {
+            "graph_id": graph_id,
+            "assistant_id": assistant_id,
+            "run_id": run.run_id,
+            "thread_id": thread.thread_id,
+        }
+    )
+    config["run_id"] = uuid.UUID(run.run_id)
+    return config
+
+
+class _LegacyMessages:
+    """The legacy ``messages`` mode: a message's metadata once, then the message so far (cumulative)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    def events(self, chunk: Any, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        key = chunk.id or ""
+        if key not in self.seen:
+            out.append(("messages/metadata", {key: {"metadata": metadata}}))
+            self.seen[key] = chunk
+        else:
+            self.seen[key] = self.seen[key] + chunk
+        whole = self.seen[key]
+        shown = whole.model_dump()
+        shown["type"] = (
+            "ai"
+            if "Chunk" in shown.get("type", "") or shown.get("type") == "AIMessageChunk"
+            else shown["type"]
+        )
+        out.append(("messages/partial", [shown]))
+        return out
+
+
+def _events(
+    mode: str, payload: Any, modes: list[str], run: Run, legacy: _LegacyMessages | None
+) -> list[tuple[str, Any]]:
+    """One runtime event as the Agent Server's SSE events."""
+    if mode == "messages":
+        out: list[tuple[str, Any]] = []
+        if "messages-tuple" in modes:
+            out.append(("messages", list(payload)))
+        if legacy is not None:
+            out.extend(legacy.events(*payload))
+        return out
+    if mode == "tasks" and "input" in payload:  # a task start carries the run's metadata
+        return [("tasks", {**payload, "metadata": run.metadata})]
+    if mode == "debug" and payload.get("type") == "checkpoint":
+        inner = dict(payload["payload"])
+        inner["checkpoint"] = _checkpoint_ref(inner.get("config"))
+        inner["parent_checkpoint"] = _checkpoint_ref(inner.get("parent_config"))
+        inner["tasks"] = [
+            {("checkpoint" if k == "state" else k): v for k, v in t.items()} for t in inner.get("tasks", [])
+        ]
+        return [("debug", {**payload, "payload": inner})]
+    return [(mode, payload)]
+
+
+def _checkpoint_ref(config: Any) -> dict[str, Any] | None:
+    if not config:
+        return None
+    conf = config.get("configurable", {})
+    return {k: conf.get(k) for k in ("checkpoint_id", "thread_id", "checkpoint_ns")}

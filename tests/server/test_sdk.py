@@ -1,0 +1,257 @@
+"""LangGraph's official Python client (``langgraph-sdk``) against ``lgtrace serve``: threads,
+streaming in every mode, interrupts and resume, joins with ``Last-Event-ID``, cancel, stateless
+runs, ``runs.wait``, history."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from langgraph_sdk import get_sync_client
+
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def client(server):
+    return get_sync_client(url=server.url)
+
+
+def _parts(stream):
+    return [(p.event, p.data) for p in stream]
+
+
+def test_a_chat_streams_tokens_pauses_and_resumes(client):
+    thread = client.threads.create()
+    tid = thread["thread_id"]
+    parts = _parts(
+        client.runs.stream(tid, "agent", input=CHAT, stream_mode=["messages-tuple", "values", "updates"])
+    )
+    events = [e for e, _ in parts]
+    assert events[0] == "metadata"
+    tokens = [d[0]["content"] for e, d in parts if e == "messages"]
+    assert "".join(tokens) == "hello big world" and len(tokens) == 5
+    assert all(d[1]["langgraph_node"] == "call_model" for e, d in parts if e == "messages")
+    interrupts = [d["__interrupt__"] for e, d in parts if e == "updates" and "__interrupt__" in d]
+    assert interrupts and interrupts[0][0]["value"] == "approve?"
+    state = client.threads.get_state(tid)
+    assert state["next"] == ["ask"] and state["interrupts"][0]["value"] == "approve?"
+    assert client.threads.get(tid)["status"] == "interrupted"
+
+    resumed = _parts(client.runs.stream(tid, "agent", command={"resume": "yes"}, stream_mode="values"))
+    assert resumed[0][0] == "metadata" and resumed[-1][1]["approved"] == "yes"
+    state = client.threads.get_state(tid)
+    assert state["next"] == [] and state["values"]["approved"] == "yes"
+    assert client.threads.get(tid)["status"] == "idle"
+    history = client.threads.get_history(tid, limit=10)
+    steps = [h["metadata"]["step"] for h in history]
+    assert steps == sorted(steps, reverse=True) and steps[-1] == -1  # newest first, down to the input
+
+
+@pytest.mark.parametrize(
+    "mode", ["values", "updates", "custom", "debug", "tasks", "checkpoints", "messages", "messages-tuple"]
+)
+def test_every_stream_mode(client, mode):
+    tid = client.threads.create()["thread_id"]
+    parts = _parts(client.runs.stream(tid, "agent", input=CHAT, stream_mode=mode))
+    names = {e for e, _ in parts}
+    expected = {
+        "values": {"values"},
+        "updates": {"updates"},
+        "custom": {"custom"},
+        "debug": {"debug"},
+        "tasks": {"tasks"},
+        "checkpoints": {"checkpoints"},
+        "messages": {"messages/metadata", "messages/partial"},
+        "messages-tuple": {"messages"},
+    }[mode]
+    assert names == {"metadata", *expected}
+    if mode == "custom":
+        assert ("custom", {"progress": "calling model"}) in parts
+    if mode == "messages":  # the legacy mode: cumulative partial messages
+        partial = [d[0]["content"] for e, d in parts if e == "messages/partial"]
+        assert partial[-1] == "hello big world" and partial[0] == "hello"
+    if mode == "tasks":
+        starts = [d for e, d in parts if e == "tasks" and "input" in d]
+        assert starts and all("metadata" in d for d in starts)
+    if mode == "debug":
+        checkpoints = [d["payload"] for e, d in parts if e == "debug" and d["type"] == "checkpoint"]
+        assert checkpoints and all("checkpoint" in c and "parent_checkpoint" in c for c in checkpoints)
+
+
+def test_resumable_stream_joined_after_a_dropped_connection(client):
+    """Drop the connection mid-run, join with the last id seen: nothing lost, nothing repeated;
+    a join from every id replays exactly the rest (ids strictly increase)."""
+    tid = client.threads.create()["thread_id"]
+    seen = []
+    run_ids = []
+    stream = client.runs.stream(
+        tid,
+        "ticker",
+        input={"log": [], "delay": 0.1},
+        stream_mode=["updates", "values"],
+        stream_resumable=True,
+        on_run_created=lambda meta: run_ids.append(meta["run_id"]),
+    )
+    for part in stream:
+        seen.append((part.id, part.event, part.data))
+        if len(seen) == 4:
+            break
+    stream.close()
+    rid = run_ids[0]
+    rest = [(p.id, p.event, p.data) for p in client.runs.join_stream(tid, rid, last_event_id=seen[-1][0])]
+    everything = [(p.id, p.event, p.data) for p in client.runs.join_stream(tid, rid, last_event_id="-1")]
+    assert seen + rest == everything
+    ids = [int(i) for i, _, _ in everything]
+    assert ids == sorted(set(ids)) and everything[0][1] == "metadata"
+    assert [e for _, e, _ in everything].count("updates") == 6
+    for k, (eid, _, _) in enumerate(everything):  # a join from any id gives exactly what follows
+        assert [
+            (p.id, p.event, p.data) for p in client.runs.join_stream(tid, rid, last_event_id=eid)
+        ] == everything[k + 1 :]
+    assert client.runs.get(tid, rid)["status"] == "success"
+
+
+def test_background_run_join_and_cancel(client):
+    tid = client.threads.create()["thread_id"]
+    run = client.runs.create(tid, "ticker", input={"log": [], "delay": 0.02})
+    assert client.runs.join(tid, run["run_id"])["log"] == [f"tick{i}" for i in range(6)]
+    slow = client.runs.create(tid, "ticker", input={"log": [], "delay": 1.0})
+    time.sleep(0.2)
+    started = time.monotonic()
+    client.runs.cancel(tid, slow["run_id"], wait=True)
+    assert time.monotonic() - started < 2.0
+    assert client.runs.get(tid, slow["run_id"])["status"] == "interrupted"
+
+
+def test_wait_and_stateless_runs(client):
+    tid = client.threads.create()["thread_id"]
+    assert client.runs.wait(tid, "ticker", input={"log": [], "delay": 0})["log"][-1] == "tick5"
+    paused = client.runs.wait(client.threads.create()["thread_id"], "agent", input=CHAT)
+    assert paused["messages"][-1]["content"] == "hello big world"
+    assert paused["__interrupt__"][0]["value"] == "approve?"
+    assert client.runs.wait(None, "ticker", input={"log": ["x"], "delay": 0})["log"][0] == "x"
+    parts = _parts(client.runs.stream(None, "ticker", input={"log": [], "delay": 0}, stream_mode="updates"))
+    assert [e for e, _ in parts].count("updates") == 6
+
+
+def test_on_disconnect_cancel_stops_the_run(client, server):
+    tid = client.threads.create()["thread_id"]
+    run_ids = []
+    stream = client.runs.stream(
+        tid,
+        "ticker",
+        input={"log": [], "delay": 0.3},
+        stream_mode="updates",
+        on_disconnect="cancel",
+        on_run_created=lambda meta: run_ids.append(meta["run_id"]),
+    )
+    for part in stream:
+        if part.event == "updates":
+            break
+    stream.close()
+    deadline = time.monotonic() + 2
+    while client.runs.get(tid, run_ids[0])["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.runs.get(tid, run_ids[0])["status"] == "interrupted"
+    log = client.threads.get_state(tid)["values"].get("log", [])
+    assert len(log) < 6  # it did not run to the end
+
+
+def test_a_node_that_raises(client, server):
+    tid = client.threads.create()["thread_id"]
+    with httpx.stream(
+        "POST",
+        f"{server.url}/threads/{tid}/runs/stream",
+        json={"assistant_id": "broken", "input": {"log": []}, "stream_mode": "updates"},
+    ) as r:
+        body = r.read().decode()
+    assert 'event: error\r\ndata: {"error":"ValueError","message":"this node is broken"}' in body
+    assert "Traceback" not in body
+    assert client.threads.get(tid)["status"] == "error"
+    assert httpx.get(f"{server.url}/ok").status_code == 200  # the server keeps serving
+
+
+def test_sse_framing_and_headers(server):
+    tid = httpx.post(f"{server.url}/threads", json={}).json()["thread_id"]
+    with httpx.stream(
+        "POST",
+        f"{server.url}/threads/{tid}/runs/stream",
+        json={"assistant_id": "ticker", "input": {"log": [], "delay": 0}, "stream_mode": "updates"},
+    ) as r:
+        body = r.read().decode()
+        headers = r.headers
+    assert headers["content-type"].startswith("text/event-stream")
+    assert headers["x-accel-buffering"] == "no" and headers["cache-control"] == "no-store"
+    assert headers["content-location"].startswith(f"/threads/{tid}/runs/")
+    assert headers["location"] == headers["content-location"] + "/stream"
+    assert body.startswith('event: metadata\r\ndata: {"run_id":')
+    assert "\nid:" not in body  # ids only for resumable streams
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        ("/threads/nope/runs/stream", {"assistant_id": "agent", "input": CHAT}, 404, "not found"),
+        ("/threads/{tid}/runs/stream", {"assistant_id": "nope", "input": CHAT}, 404, "nope"),
+        ("/threads/{tid}/runs/stream", {"assistant_id": "agent", "stream_mode": "loud"}, 422, "loud"),
+        (
+            "/threads/{tid}/runs/stream",
+            {"assistant_id": "agent", "stream_mode": ["events"]},
+            422,
+            "not supported",
+        ),
+        (
+            "/threads/{tid}/runs/stream",
+            {"assistant_id": "agent", "input": CHAT, "command": {"resume": 1}},
+            422,
+            "not both",
+        ),
+        ("/threads/{tid}/runs", {"assistant_id": "agent", "multitask_strategy": "later"}, 422, "later"),
+    ],
+)
+def test_bad_requests(server, path, body, status, words):
+    tid = httpx.post(f"{server.url}/threads", json={}).json()["thread_id"]
+    r = httpx.post(server.url + path.format(tid=tid), json=body)
+    assert r.status_code == status and words in r.json()["detail"]
+
+
+def test_malformed_json_and_a_body_over_the_limit(server):
+    tid = httpx.post(f"{server.url}/threads", json={}).json()["thread_id"]
+    r = httpx.post(
+        f"{server.url}/threads/{tid}/runs/stream",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422 and "Malformed JSON" in r.json()["detail"]
+    r = httpx.post(
+        f"{server.url}/threads/{tid}/runs/stream",
+        json={"assistant_id": "agent", "input": {"x": "y" * 200_000}},
+    )
+    assert r.status_code == 413
+
+
+def test_unknown_thread_and_run(server):
+    assert httpx.get(f"{server.url}/threads/nope").status_code == 404
+    tid = httpx.post(f"{server.url}/threads", json={}).json()["thread_id"]
+    assert httpx.get(f"{server.url}/threads/{tid}/runs/nope").status_code == 404
+
+
+def test_a_busy_thread_rejects_a_second_run(client):
+    tid = client.threads.create()["thread_id"]
+    client.runs.create(tid, "ticker", input={"log": [], "delay": 0.2})
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        client.runs.create(tid, "ticker", input={"log": []}, multitask_strategy="reject")
+    assert info.value.response.status_code == 409
+    queued = client.runs.create(
+        tid, "ticker", input={"log": ["again"], "delay": 0}, multitask_strategy="enqueue"
+    )
+    assert client.runs.join(tid, queued["run_id"])["log"][-1] == "tick5"
+
+
+def test_assistants(client):
+    found = client.assistants.search()
+    assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "ticker"]
+    one = client.assistants.get(found[0]["assistant_id"])
+    assert one["graph_id"] == found[0]["graph_id"]
