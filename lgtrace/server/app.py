@@ -87,6 +87,8 @@ def create_app(
     keep_runs: int = 1000,
     max_events: int = 10_000,
     on_shutdown: Any = None,
+    tracing: bool = True,
+    tracer_provider: Any = None,
 ) -> Starlette:
     registry = Registry(graphs, saver, keep_runs=keep_runs, max_events=max_events)
 
@@ -258,6 +260,7 @@ def create_app(
         body = await body_of(request)
         thread = await _thread_for_run(request, body)
         run = await registry.start(thread, body)
+        _tag_span(run)
         cancel_on_disconnect = body.get("on_disconnect", "continue") == "cancel"
         return _sse(
             run, thread, -1, cancel_on_disconnect, registry, stateless="thread_id" not in request.path_params
@@ -267,12 +270,14 @@ def create_app(
         body = await body_of(request)
         thread = await _thread_for_run(request, body)
         run = await registry.start(thread, body)
+        _tag_span(run)
         return JSONResponse(run.as_json(), headers={"Content-Location": _run_path(run, thread)})
 
     async def run_wait(request: Request) -> Response:
         body = await body_of(request)
         thread = await _thread_for_run(request, body)
         run = await registry.start(thread, body)
+        _tag_span(run)
         await _wait_done(run)
         return JSONResponse(jsonable(_final(run)), headers={"Content-Location": _run_path(run, thread)})
 
@@ -344,6 +349,15 @@ def create_app(
         Route("/runs/{run_id}/stream", handle(join_stream)),
     ]
     middleware = [Middleware(_Limits, api_key=api_key, max_body=max_body)]
+    if tracing:  # an HTTP server span per request (W3C traceparent honoured); runs nest under it
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        middleware.insert(
+            0,
+            Middleware(
+                OpenTelemetryMiddleware, exclude_spans=["receive", "send"], tracer_provider=tracer_provider
+            ),
+        )
     if cors_origins:
         middleware.append(
             Middleware(
@@ -367,6 +381,15 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.registry = registry
     return app
+
+
+def _tag_span(run: Run) -> None:
+    """The request's server span names the thread and run it started."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({"langgraph.thread_id": run.thread_id, "langgraph.run_id": run.run_id})
 
 
 def _run_path(run: Run, thread: Thread) -> str:

@@ -35,6 +35,11 @@ async def serve(args: argparse.Namespace) -> None:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     project = load_project(args.config)
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from lgtrace.otel import configure_otlp, instrument
+
+        configure_otlp(service_name=os.environ.get("OTEL_SERVICE_NAME") or "lgtrace-serve")
+        instrument()  # every run traced; each nests under the HTTP span of the request that started it
     db = Path(args.db) if args.db else project.root / ".lgtrace" / "checkpoints.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:

@@ -281,7 +281,7 @@ class Registry:
                 suffix = "|" + "|".join(ns) if ns else ""
                 for event, data in _events(mode, payload, modes, run, legacy):
                     await run.add(event + suffix, data)
-            state = await graph.aget_state(config)
+            state = await graph.aget_state({"configurable": {"thread_id": thread.thread_id}})  # the new head
             run.output = state.values
             if state.interrupts:  # (runs.wait / join show them as the official server does)
                 status = "interrupted"

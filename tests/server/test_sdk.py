@@ -4,11 +4,14 @@ runs, ``runs.wait``, history."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
+
+from .conftest import Server
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -252,6 +255,104 @@ def test_a_busy_thread_rejects_a_second_run(client):
 
 def test_assistants(client):
     found = client.assistants.search()
-    assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "ticker"]
+    assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "nested", "ticker"]
     one = client.assistants.get(found[0]["assistant_id"])
     assert one["graph_id"] == found[0]["graph_id"]
+
+
+def test_subgraph_events_are_namespaced(client):
+    tid = client.threads.create()["thread_id"]
+    parts = _parts(
+        client.runs.stream(
+            tid, "nested", input={"log": []}, stream_mode=["updates", "custom"], stream_subgraphs=True
+        )
+    )
+    names = [e for e, _ in parts]
+    assert any(n.startswith("custom|sub:") for n in names) and any(
+        n.startswith("updates|sub:") for n in names
+    )
+    assert ("updates", {"sub": {"log": ["inner"]}}) in parts
+    flat = [e for e, _ in _parts(client.runs.stream(tid, "nested", input={"log": []}, stream_mode="custom"))]
+    assert flat == ["metadata"]  # without stream_subgraphs, a subgraph's events are not sent
+
+
+def test_resume_with_nothing_pending_and_a_fork(client):
+    tid = client.threads.create()["thread_id"]
+    client.runs.wait(tid, "ticker", input={"log": [], "delay": 0})
+    again = client.runs.wait(tid, "ticker", command={"resume": "nobody asked"})
+    assert again["log"][-1] == "tick5"  # as LangGraph: nothing waits, the thread is unchanged
+    history = client.threads.get_history(tid, limit=20)
+    step2 = next(h for h in history if h["metadata"]["step"] == 2)
+    forked = client.runs.wait(tid, "ticker", input=None, checkpoint_id=step2["checkpoint_id"])
+    assert forked["log"] == [f"tick{i}" for i in range(6)]  # the steps after it ran again
+    assert len(client.threads.get_history(tid, limit=50)) > len(history)
+
+
+def test_200_concurrent_streams(server):
+    """200 SSE clients on one process at once: each gets its own run's events, complete."""
+
+    async def one(c: httpx.AsyncClient, i: int) -> list[str]:
+        tid = (await c.post("/threads", json={})).json()["thread_id"]
+        body = {
+            "assistant_id": "ticker",
+            "input": {"log": [f"client{i}"], "delay": 0},
+            "stream_mode": "values",
+        }
+        async with c.stream("POST", f"/threads/{tid}/runs/stream", json=body) as r:
+            text = (await r.aread()).decode()
+        finals = [line for line in text.split("\r\n") if line.startswith("data: ") and "tick5" in line]
+        return finals
+
+    async def scenario() -> list[list[str]]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as c:
+            return await asyncio.gather(*(one(c, i) for i in range(200)))
+
+    results = asyncio.run(scenario())
+    for i, finals in enumerate(results):
+        assert len(finals) == 1 and f'"client{i}"' in finals[0]  # no cross-talk
+
+
+def test_a_slow_client_gets_a_bounded_log(tmp_path):
+    """A run's log keeps at most --max-events events: a client that fell behind the kept window
+    gets an error event and the server's memory stays bounded."""
+    srv = Server(tmp_path, "--max-events", "20")
+    try:
+        tid = httpx.post(f"{srv.url}/threads", json={}).json()["thread_id"]
+        body = {
+            "assistant_id": "ticker",
+            "input": {"log": [], "delay": 0},
+            "stream_mode": ["values", "updates", "debug"],
+        }
+        run = httpx.post(f"{srv.url}/threads/{tid}/runs", json={**body, "stream_resumable": True}).json()
+        httpx.get(f"{srv.url}/threads/{tid}/runs/{run['run_id']}/join", timeout=30)
+        with httpx.stream(
+            "GET", f"{srv.url}/threads/{tid}/runs/{run['run_id']}/stream", headers={"Last-Event-ID": "0"}
+        ) as r:
+            text = r.read().decode()
+        assert text.startswith('event: error\r\ndata: {"error":"StreamLagged"')
+        with httpx.stream(
+            "GET", f"{srv.url}/threads/{tid}/runs/{run['run_id']}/stream", headers={"Last-Event-ID": "-1"}
+        ) as r:
+            kept = [line for line in r.read().decode().split("\r\n") if line.startswith("event: ")]
+        assert len(kept) == 20  # what is kept, from the start of the kept window
+    finally:
+        srv.stop()
+
+
+def test_an_api_key(tmp_path):
+    srv = Server(tmp_path, env={"LGTRACE_API_KEY": "s3cret"})
+    try:
+        assert httpx.post(f"{srv.url}/threads", json={}).status_code == 401
+        assert httpx.get(f"{srv.url}/ok").status_code == 200
+        good = get_sync_client(url=srv.url, api_key="s3cret")
+        tid = good.threads.create()["thread_id"]
+        r = httpx.post(
+            f"{srv.url}/threads/{tid}/runs/wait",
+            json={"assistant_id": "ticker", "input": {"log": []}},
+            headers={"x-api-key": "wrong"},
+        )
+        assert r.status_code == 401
+        assert good.runs.list(tid) == []  # no run was started
+    finally:
+        srv.stop()

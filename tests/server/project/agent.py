@@ -85,3 +85,12 @@ broken = (
     .add_edge("ok", "fail")
     .compile()
 )
+
+
+def _inner(state: Ticks):
+    get_stream_writer()({"inner": True})
+    return {"log": ["inner"]}
+
+
+_sub = StateGraph(Ticks).add_node("inner", _inner).add_edge(START, "inner").compile()
+nested = StateGraph(Ticks).add_node("sub", _sub).add_edge(START, "sub").compile()
