@@ -197,15 +197,17 @@ def create_app(
         return JSONResponse(await thread_json(thread))
 
     async def get_thread(request: Request) -> Response:
-        return JSONResponse(jsonable(await thread_json(registry.thread(request.path_params["thread_id"]))))
+        return JSONResponse(
+            jsonable(await thread_json(await registry.thread(request.path_params["thread_id"])))
+        )
 
     async def get_state(request: Request) -> Response:
-        thread = registry.thread(request.path_params["thread_id"])
+        thread = await registry.thread(request.path_params["thread_id"])
         state = await _state(thread, request.path_params.get("checkpoint_id"))
         return JSONResponse(jsonable(state if state is not None else _empty_state()))
 
     async def update_state(request: Request) -> Response:
-        thread = registry.thread(request.path_params["thread_id"])
+        thread = await registry.thread(request.path_params["thread_id"])
         body = await body_of(request)
         if thread.graph_id is None:
             raise RunError(409, f"Thread {thread.thread_id!r} has no graph yet: run it first")
@@ -222,7 +224,7 @@ def create_app(
         return JSONResponse({"checkpoint": new["configurable"], "configurable": new["configurable"]})
 
     async def history(request: Request) -> Response:
-        thread = registry.thread(request.path_params["thread_id"])
+        thread = await registry.thread(request.path_params["thread_id"])
         body = await body_of(request) if request.method == "POST" else dict(request.query_params)
         if thread.graph_id is None:
             return JSONResponse([])
@@ -249,12 +251,12 @@ def create_app(
             thread = registry.create_thread(None, {}, "raise")
             thread.temporary = True
             return thread
-        thread = registry.threads.get(thread_id)
-        if thread is None:
+        try:
+            return await registry.thread(thread_id)
+        except RunError:
             if body.get("if_not_exists") == "create":
                 return registry.create_thread(thread_id, {}, "raise")
-            raise RunError(404, "Thread or assistant not found.")
-        return thread
+            raise RunError(404, "Thread or assistant not found.") from None
 
     async def run_stream(request: Request) -> Response:
         body = await body_of(request)
@@ -287,7 +289,7 @@ def create_app(
 
     async def list_runs(request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
-        registry.thread(thread_id)
+        await registry.thread(thread_id)
         runs = [r.as_json() for r in registry.runs.values() if r.thread_id == thread_id]
         return JSONResponse(list(reversed(runs)))
 

@@ -169,10 +169,20 @@ class Registry:
             "description": None,
         }
 
-    def thread(self, thread_id: str) -> Thread:
+    async def thread(self, thread_id: str) -> Thread:
+        """A known thread, or one the checkpoint file has from an earlier server process."""
         thread = self.threads.get(thread_id)
         if thread is None:
-            raise RunError(404, f"Thread {thread_id!r} not found")
+            saved = await self.saver.aget_tuple(
+                {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+            )
+            graph_id = (saved.metadata or {}).get("graph_id") if saved is not None else None
+            if graph_id not in self.graphs:
+                raise RunError(404, f"Thread {thread_id!r} not found")
+            thread = Thread(thread_id, {"graph_id": graph_id, "assistant_id": self.assistants[graph_id]})
+            thread.graph_id = graph_id
+            thread.created_at = thread.updated_at = saved.checkpoint["ts"]
+            self.threads[thread_id] = thread
         return thread
 
     def run(self, run_id: str, thread_id: str | None = None) -> Run:

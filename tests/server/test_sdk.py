@@ -356,3 +356,82 @@ def test_an_api_key(tmp_path):
         assert good.runs.list(tid) == []  # no run was started
     finally:
         srv.stop()
+
+
+def test_threads_outlive_the_server_process(tmp_path):
+    """The embedded default keeps checkpoints in a SQLite file: a restarted server serves the
+    thread's state and continues it."""
+    first = Server(tmp_path)
+    try:
+        client = get_sync_client(url=first.url)
+        tid = client.threads.create()["thread_id"]
+        client.runs.wait(tid, "agent", input=CHAT)  # pauses at the interrupt
+    finally:
+        first.stop()
+    second = Server(tmp_path)
+    try:
+        client = get_sync_client(url=second.url)
+        assert client.threads.get(tid)["metadata"]["graph_id"] == "agent"
+        assert client.threads.get_state(tid)["next"] == ["ask"]
+        done = client.runs.wait(tid, "agent", command={"resume": "after restart"})
+        assert done["approved"] == "after restart"
+    finally:
+        second.stop()
+
+
+def test_a_client_that_disconnects_mid_token_leaves_the_run_running(client, server):
+    """on_disconnect defaults to "continue": the run finishes and its thread has the answer."""
+    tid = client.threads.create()["thread_id"]
+    run_ids = []
+    stream = client.runs.stream(
+        tid,
+        "agent",
+        input=CHAT,
+        stream_mode="messages-tuple",
+        on_run_created=lambda m: run_ids.append(m["run_id"]),
+    )
+    for part in stream:
+        if part.event == "messages":
+            break  # mid-token
+    stream.close()
+    client.runs.join(tid, run_ids[0])
+    assert client.runs.get(tid, run_ids[0])["status"] == "interrupted"  # it reached the approval step
+    assert client.threads.get_state(tid)["values"]["messages"][-1]["content"] == "hello big world"
+    assert httpx.get(f"{server.url}/ok").status_code == 200
+
+
+def test_on_disconnect_cancel_closes_the_model_stream(tmp_path):
+    """A client that leaves a run started with on_disconnect="cancel": the run is cancelled and the
+    model's HTTP stream closed at once (the model server sees the disconnect within a token)."""
+    from lgtrace.testing import FakeOpenAIServer, Reply
+
+    words = " ".join(f"w{i}" for i in range(400))
+    with FakeOpenAIServer(replies=[Reply(words)], token_delay=0.01) as model:
+        srv = Server(tmp_path, env={"LGTRACE_TEST_OPENAI_URL": model.base_url})
+        try:
+            client = get_sync_client(url=srv.url)
+            tid = client.threads.create()["thread_id"]
+            run_ids = []
+            stream = client.runs.stream(
+                tid,
+                "remote",
+                input=CHAT,
+                stream_mode="messages-tuple",
+                on_disconnect="cancel",
+                on_run_created=lambda m: run_ids.append(m["run_id"]),
+            )
+            tokens = 0
+            for part in stream:
+                tokens += part.event == "messages"
+                if tokens == 5:
+                    break
+            stream.close()
+            left = time.monotonic()
+            deadline = left + 5
+            while not model.disconnects and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert model.disconnects, "the model's HTTP stream was not closed"
+            assert model.disconnects[0].chunks_sent < model.disconnects[0].chunks_total // 2
+            assert client.runs.get(tid, run_ids[0])["status"] == "interrupted"
+        finally:
+            srv.stop()

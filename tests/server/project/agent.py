@@ -94,3 +94,16 @@ def _inner(state: Ticks):
 
 _sub = StateGraph(Ticks).add_node("inner", _inner).add_edge(START, "inner").compile()
 nested = StateGraph(Ticks).add_node("sub", _sub).add_edge(START, "sub").compile()
+
+
+async def _remote_model(state: MessagesState):
+    """A model over real HTTP/SSE (the bundled OpenAI-compatible server; its URL from the env)."""
+    import os
+
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(base_url=os.environ["LGTRACE_TEST_OPENAI_URL"], api_key="test", model="gpt-4o-mini")
+    return {"messages": [await llm.ainvoke(state["messages"])]}
+
+
+remote = StateGraph(MessagesState).add_node("model", _remote_model).add_edge(START, "model").compile()
