@@ -164,3 +164,29 @@ def test_bench_ttft_quick(tmp_path: Path) -> None:
     for row in data["results"]:
         assert all(len(v) == settings["rounds"] for v in row["samples_s"].values())
         assert row["ttfc_median_s"] > 0
+
+
+@pytest.mark.timeout(60)
+def test_bench_func_quick(tmp_path: Path) -> None:
+    """``python -m bench.func --quick``: every pattern x call x configuration validated (both runtimes
+    agree) and timed with per-call figures for both runtimes. No timing asserts."""
+    output = tmp_path / "func.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.func", "--quick", "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=55,
+    )
+    assert proc.returncode == 0, f"bench.func failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    data = json.loads(output.read_text())
+    settings = data["settings"]
+    rows = {(r["pattern"], r["mode"], r["config"]) for r in data["results"]}
+    assert rows == {
+        (p, m, c) for p in settings["patterns"] for m in settings["modes"] for c in settings["configs"]
+    }
+    for row in data["results"]:
+        assert row["status"] == "ok", row
+        for impl in ("lgtrace", "langgraph"):
+            assert len(row["impls"][impl]["samples_s"]) == settings["rounds"]
+            assert row["impls"][impl]["median_s"] > 0
