@@ -502,6 +502,10 @@
   el.newThread.addEventListener("click", newThread);
   el.graph.addEventListener("change", newThread);
   el.apiKey.value = sessionStorage.getItem("lgtrace-api-key") || "";
+  $("settings-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    el.apiKey.dispatchEvent(new Event("change"));
+  });
   el.apiKey.addEventListener("change", () => {
     sessionStorage.setItem("lgtrace-api-key", el.apiKey.value);
     loadGraphs();

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -246,3 +247,37 @@ def test_playground_streams_tokens_and_resumes_an_interrupt(driver, lgtrace_serv
         ("approve", "done")
     ]
     assert not tid("error").is_displayed()
+
+
+def test_playground_stop_cancels_the_run(driver, lgtrace_server):
+    from selenium.webdriver.common.by import By
+
+    def tid(name: str):
+        return driver.find_element(By.CSS_SELECTOR, f'[data-testid="{name}"]')
+
+    def answer_length(d) -> int:
+        texts = d.find_elements(By.CSS_SELECTOR, '[data-role="assistant"] [data-testid="message-text"]')
+        return len(texts[0].text) if texts else 0
+
+    driver.get(f"{lgtrace_server}/?graph=chat")
+    _wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true", 15, "graphs")
+    assert tid("graph-select").get_attribute("value") == "chat"
+    text = "stop me halfway"
+    tid("chat-input").send_keys(text)
+    tid("send").click()
+    _wait(driver, lambda d: answer_length(d) > 10, 20, "the first tokens")
+    tid("stop").click()
+    _wait(driver, lambda d: tid("run-status").get_attribute("data-state") != "running", 10, "the stop")
+    assert tid("run-status").get_attribute("data-state") == "cancelled", tid("error").text
+    assert 10 < answer_length(driver) < len(reply_for(text))
+
+    thread_id, run_id = tid("thread-id").text, tid("run-id").text
+
+    def run_status(_d) -> str | None:
+        with urllib.request.urlopen(f"{lgtrace_server}/threads/{thread_id}/runs/{run_id}", timeout=5) as r:
+            status = json.load(r)["status"]
+        return status if status not in ("pending", "running") else None
+
+    # the Agent Server's status for a cancelled run (the cancel answers 202 before the run stops)
+    assert _wait(driver, run_status, 10, "the run to stop") == "interrupted"
+    assert not tid("send").get_attribute("disabled")
