@@ -27,9 +27,10 @@ MODES = (
     "tasks",
     "checkpoints",
     "tools",
+    "events",
 )
-"""Stream modes a client may ask for (``events`` and ``lifecycle`` are not served yet)."""
-_NOT_YET = ("events", "lifecycle")
+"""Stream modes a client may ask for (``lifecycle`` is not served yet)."""
+_NOT_YET = ("lifecycle",)
 _RUNTIME_MODE = {"messages-tuple": "messages"}
 STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
 
@@ -283,9 +284,10 @@ class Registry:
         legacy = _LegacyMessages() if "messages" in modes else None
         status = "success"
         try:
-            async for ns, mode, payload in graph.astream(
-                graph_input, config, stream_mode=runtime_modes, subgraphs=True, **kwargs
-            ):
+            async for ns, mode, payload in _stream(graph, graph_input, config, runtime_modes, kwargs):
+                if mode == "events":
+                    await run.add("events", payload)
+                    continue
                 if ns and not subgraphs:
                     continue
                 suffix = "|" + "|".join(ns) if ns else ""
@@ -322,6 +324,26 @@ class Registry:
         run.cancel_action = action
         if run.task is not None and not run.done:
             run.task.cancel()
+
+
+async def _stream(graph: Any, graph_input: Any, config: Any, modes: list[str], kwargs: dict[str, Any]) -> Any:
+    """The run's ``(namespace, mode, payload)`` events; with ``events`` requested, the run goes
+    through ``astream_events`` (v2): every event is sent as ``events`` and the other modes are read
+    from the graph run's own ``on_chain_stream`` events."""
+    if "events" not in modes:
+        async for item in graph.astream(graph_input, config, stream_mode=modes, subgraphs=True, **kwargs):
+            yield item
+        return
+    others = [m for m in modes if m != "events"]
+    root: str | None = None
+    async for ev in graph.astream_events(
+        graph_input, config, version="v2", stream_mode=others or ["values"], subgraphs=True, **kwargs
+    ):
+        if root is None and ev["event"] == "on_chain_start" and not ev.get("parent_ids"):
+            root = ev["run_id"]
+        yield (), "events", ev
+        if others and ev["event"] == "on_chain_stream" and ev["run_id"] == root:
+            yield ev["data"]["chunk"]  # (the graph's own stream carries the other modes)
 
 
 def _command(command: Any) -> dict[str, Any]:

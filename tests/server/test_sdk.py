@@ -53,7 +53,8 @@ def test_a_chat_streams_tokens_pauses_and_resumes(client):
 
 
 @pytest.mark.parametrize(
-    "mode", ["values", "updates", "custom", "debug", "tasks", "checkpoints", "messages", "messages-tuple"]
+    "mode",
+    ["values", "updates", "custom", "debug", "tasks", "checkpoints", "messages", "messages-tuple", "events"],
 )
 def test_every_stream_mode(client, mode):
     tid = client.threads.create()["thread_id"]
@@ -68,6 +69,7 @@ def test_every_stream_mode(client, mode):
         "checkpoints": {"checkpoints"},
         "messages": {"messages/metadata", "messages/partial"},
         "messages-tuple": {"messages"},
+        "events": {"events"},
     }[mode]
     assert names == {"metadata", *expected}
     if mode == "custom":
@@ -78,6 +80,9 @@ def test_every_stream_mode(client, mode):
     if mode == "tasks":
         starts = [d for e, d in parts if e == "tasks" and "input" in d]
         assert starts and all("metadata" in d for d in starts)
+    if mode == "events":  # astream_events v2: the model's tokens among them
+        kinds = {d["event"] for e, d in parts if e == "events"}
+        assert {"on_chain_start", "on_chat_model_stream", "on_chain_end"} <= kinds
     if mode == "debug":
         checkpoints = [d["payload"] for e, d in parts if e == "debug" and d["type"] == "checkpoint"]
         assert checkpoints and all("checkpoint" in c and "parent_checkpoint" in c for c in checkpoints)
@@ -201,7 +206,7 @@ def test_sse_framing_and_headers(server):
         ("/threads/{tid}/runs/stream", {"assistant_id": "agent", "stream_mode": "loud"}, 422, "loud"),
         (
             "/threads/{tid}/runs/stream",
-            {"assistant_id": "agent", "stream_mode": ["events"]},
+            {"assistant_id": "agent", "stream_mode": ["lifecycle"]},
             422,
             "not supported",
         ),
@@ -258,6 +263,15 @@ def test_assistants(client):
     assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "nested", "remote", "ticker"]
     one = client.assistants.get(found[0]["assistant_id"])
     assert one["graph_id"] == found[0]["graph_id"]
+
+
+def test_events_with_other_modes(client):
+    tid = client.threads.create()["thread_id"]
+    parts = _parts(
+        client.runs.stream(tid, "ticker", input={"log": [], "delay": 0}, stream_mode=["events", "updates"])
+    )
+    assert [d for e, d in parts if e == "updates"] == [{f"s{i}": {"log": [f"tick{i}"]}} for i in range(6)]
+    assert len([e for e, _ in parts if e == "events"]) > 12
 
 
 def test_subgraph_events_are_namespaced(client):
