@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from lgtrace.runtime.node import NodeSpec, is_async_callable
 
 if TYPE_CHECKING:
-    from lgtrace.runtime.run import GraphRun, Task
+    from lgtrace.runtime.run import Task
 
 CALL_KEY = "__lgtrace_call"
 """Key in a task's ``configurable``: ``(run, task)``, where the task's ``@task`` calls are made."""
@@ -183,8 +183,3 @@ async def await_calls(task: Task) -> None:
             await asyncio.wrap_future(fut)
         else:
             await asyncio.wait([fut])
-
-
-def run_of(config: Any) -> GraphRun | None:
-    where = (config or {}).get("configurable", {}).get(CALL_KEY)
-    return None if where is None else where[0]

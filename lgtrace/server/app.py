@@ -264,9 +264,7 @@ def create_app(
         run = await registry.start(thread, body)
         _tag_span(run)
         cancel_on_disconnect = body.get("on_disconnect", "continue") == "cancel"
-        return _sse(
-            run, thread, -1, cancel_on_disconnect, registry, stateless="thread_id" not in request.path_params
-        )
+        return _sse(run, thread, -1, cancel_on_disconnect, registry)
 
     async def run_create(request: Request) -> Response:
         body = await body_of(request)
@@ -309,7 +307,7 @@ def create_app(
         if after is None:  # no id: the live tail only
             after = run.next_seq - 1
         cancel = request.query_params.get("cancel_on_disconnect") in ("true", "1", "True")
-        return _sse(run, thread, after, cancel, registry, stateless="thread_id" not in request.path_params)
+        return _sse(run, thread, after, cancel, registry)
 
     async def cancel_run(request: Request) -> Response:
         run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
@@ -398,9 +396,7 @@ def _run_path(run: Run, thread: Thread) -> str:
     return f"/runs/{run.run_id}" if thread.temporary else f"/threads/{thread.thread_id}/runs/{run.run_id}"
 
 
-def _sse(
-    run: Run, thread: Thread, after: int, cancel_on_disconnect: bool, registry: Registry, *, stateless: bool
-) -> Response:
+def _sse(run: Run, thread: Thread, after: int, cancel_on_disconnect: bool, registry: Registry) -> Response:
     path = _run_path(run, thread)
     resumable = bool(run.body.get("stream_resumable"))
 
