@@ -4,7 +4,6 @@ framed as the official server frames it, and the playground page at ``/``."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -264,7 +263,7 @@ def create_app(
         run = await registry.start(thread, body)
         _tag_span(run)
         cancel_on_disconnect = body.get("on_disconnect", "continue") == "cancel"
-        return _sse(run, thread, -1, cancel_on_disconnect, registry)
+        return _sse(run, thread, "-1", cancel_on_disconnect, registry)
 
     async def run_create(request: Request) -> Response:
         body = await body_of(request)
@@ -299,13 +298,10 @@ def create_app(
     async def join_stream(request: Request) -> Response:
         run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
         thread = registry.threads.get(run.thread_id) or Thread(run.thread_id)
-        last = request.headers.get("last-event-id")
-        try:
-            after = int(last) if last is not None else None
-        except ValueError:
-            raise RunError(422, f"Last-Event-ID {last!r} is not an event id of this server") from None
+        after = request.headers.get("last-event-id")
         if after is None:  # no id: the live tail only
-            after = run.next_seq - 1
+            after = run.log.tail_position()
+        run.log.check_id(after)
         cancel = request.query_params.get("cancel_on_disconnect") in ("true", "1", "True")
         return _sse(run, thread, after, cancel, registry)
 
@@ -396,36 +392,29 @@ def _run_path(run: Run, thread: Thread) -> str:
     return f"/runs/{run.run_id}" if thread.temporary else f"/threads/{thread.thread_id}/runs/{run.run_id}"
 
 
-def _sse(run: Run, thread: Thread, after: int, cancel_on_disconnect: bool, registry: Registry) -> Response:
+def _sse(run: Run, thread: Thread, after: str, cancel_on_disconnect: bool, registry: Registry) -> Response:
     path = _run_path(run, thread)
     resumable = bool(run.body.get("stream_resumable"))
 
     async def frames() -> AsyncIterator[bytes]:
-        position = after  # the last event id this client has
+        position = after  # the id of the last event this client has
         finished = False
         try:
             while True:
-                async with run.changed:  # (released before yielding: a slow client never holds the run)
-                    pending, lagged = _after(run, position)
-                    if not pending and not lagged and not run.done:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(run.changed.wait(), HEARTBEAT_SECONDS)
-                        pending, lagged = _after(run, position)
-                    done = run.done
+                pending, lagged, done = await run.log.read(position, HEARTBEAT_SECONDS)
                 if lagged:
                     lost = {"error": "StreamLagged", "message": "events were dropped: the client fell behind"}
                     yield _frame("error", dumps(lost), None)
                     finished = True
                     return
+                for event_id, event, data in pending:
+                    yield _frame(event, data, event_id if resumable else None)
+                    position = event_id
+                if done:
+                    finished = True
+                    return
                 if not pending:
-                    if done:
-                        finished = True
-                        return
                     yield b": heartbeat\r\n\r\n"
-                    continue
-                for seq, event, data in pending:
-                    yield _frame(event, data, seq if resumable else None)
-                    position = seq
         finally:
             if not finished and cancel_on_disconnect and not run.done:
                 await registry.cancel(run, "interrupt")
@@ -434,29 +423,15 @@ def _sse(run: Run, thread: Thread, after: int, cancel_on_disconnect: bool, regis
     return StreamingResponse(frames(), media_type="text/event-stream; charset=utf-8", headers=headers)
 
 
-def _after(run: Run, position: int) -> tuple[list[tuple[int, str, str]], bool]:
-    """The run's kept events after id ``position``, and whether some were dropped before them."""
-    events = run.events
-    if not events:
-        return [], False
-    first = events[0][0]
-    if position + 1 < first:  # trimmed: a client that had events lost some; a replay from the start
-        return ([], True) if position >= 0 else (list(events), False)  # gets what is kept
-    start = position + 1 - first
-    return [events[i] for i in range(start, len(events))], False
-
-
-def _frame(event: str, data: str, seq: int | None) -> bytes:
+def _frame(event: str, data: str, event_id: str | None) -> bytes:
     head = f"event: {event}\r\ndata: {data}\r\n"
-    if seq is not None:
-        head += f"id: {seq}\r\n"
+    if event_id is not None:
+        head += f"id: {event_id}\r\n"
     return (head + "\r\n").encode()
 
 
 async def _wait_done(run: Run) -> None:
-    async with run.changed:
-        while not run.done:
-            await run.changed.wait()
+    await run.log.wait_done()
 
 
 def _final(run: Run) -> Any:

@@ -6,6 +6,7 @@ read the log (replay from ``Last-Event-ID``, then tail)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime
 import time
@@ -84,14 +85,12 @@ class Run:
     status: str = "pending"
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
-    events: deque[tuple[int, str, str]] = field(default_factory=deque)
-    """``(seq, event name, data JSON)``; seq 0 is ``metadata``; at most ``max_events`` kept."""
-    next_seq: int = 0
+    log: Any = None
+    """The run's ``EventLog`` (in process: ``MemoryLog``)."""
     done: bool = False
     output: Any = None
     error: Any = None
     task: asyncio.Task[None] | None = None
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     cancel_action: str | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -108,20 +107,74 @@ class Run:
         }
 
     async def add(self, event: str, data: Any) -> None:
-        payload = data if isinstance(data, str) else dumps(data)
+        await self.log.add(event, data if isinstance(data, str) else dumps(data))
+
+    async def finish(self, status: str) -> None:
+        self.status = status
+        self.updated_at = now()
+        self.done = True
+        await self.log.finish()
+
+
+class MemoryLog:
+    """One run's events in process: ``(id, event name, data JSON)`` with ids ``"0"``, ``"1"``, ...
+    (a per-run sequence: strictly increasing, never shared), at most ``max_events`` kept; readers
+    wait on a condition, never holding it while they write to their client."""
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self.events: deque[tuple[int, str, str]] = deque()
+        self.next_seq = 0
+        self.done = False
+        self.changed = asyncio.Condition()
+
+    async def add(self, event: str, data: str) -> None:
         async with self.changed:
-            self.events.append((self.next_seq, event, payload))
+            self.events.append((self.next_seq, event, data))
             self.next_seq += 1
             while len(self.events) > self.max_events:
                 self.events.popleft()
             self.changed.notify_all()
 
-    async def finish(self, status: str) -> None:
+    async def finish(self) -> None:
         async with self.changed:
-            self.status = status
-            self.updated_at = now()
             self.done = True
             self.changed.notify_all()
+
+    def check_id(self, event_id: str) -> None:
+        """A ``Last-Event-ID`` this log can resume from (else a 422 naming it)."""
+        if not event_id.lstrip("-").isdigit():
+            raise RunError(422, f"Last-Event-ID {event_id!r} is not an event id of this run")
+
+    def tail_position(self) -> str:
+        """Where a client without ``Last-Event-ID`` starts: after what is there now."""
+        return str(self.next_seq - 1)
+
+    async def read(self, after: str, timeout: float) -> tuple[list[tuple[str, str, str]], bool, bool]:
+        """Events after id ``after`` (``"-1"``: from the start), waiting up to ``timeout`` for some:
+        ``(events, lagged, done)``; ``lagged``: the client had events that are no longer kept."""
+        position = int(after)
+        async with self.changed:
+            pending, lagged = self._after(position)
+            if not pending and not lagged and not self.done:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), timeout)
+                pending, lagged = self._after(position)
+            return [(str(q), e, d) for q, e, d in pending], lagged, self.done and not pending
+
+    def _after(self, position: int) -> tuple[list[tuple[int, str, str]], bool]:
+        events = self.events
+        if not events:
+            return [], False
+        first = events[0][0]
+        if position + 1 < first:  # trimmed: a client that had events lost some; a replay from the
+            return ([], True) if position >= 0 else (list(events), False)  # start gets what is kept
+        return [events[i] for i in range(position + 1 - first, len(events))], False
+
+    async def wait_done(self) -> None:
+        async with self.changed:
+            while not self.done:
+                await self.changed.wait()
 
 
 class Registry:
@@ -237,6 +290,7 @@ class Registry:
             {**body, "stream_mode": modes},
             self.max_events,
         )
+        run.log = MemoryLog(self.max_events)
         previous = thread.active if busy else None
         if previous is not None and strategy in ("interrupt", "rollback"):
             previous.cancel_action = strategy

@@ -244,6 +244,13 @@ def test_unknown_thread_and_run(server):
     assert httpx.get(f"{server.url}/threads/nope").status_code == 404
     tid = httpx.post(f"{server.url}/threads", json={}).json()["thread_id"]
     assert httpx.get(f"{server.url}/threads/{tid}/runs/nope").status_code == 404
+    run = httpx.post(
+        f"{server.url}/threads/{tid}/runs", json={"assistant_id": "ticker", "input": {"log": []}}
+    ).json()
+    bad = httpx.get(
+        f"{server.url}/threads/{tid}/runs/{run['run_id']}/stream", headers={"Last-Event-ID": "abc"}
+    )
+    assert bad.status_code == 422 and "abc" in bad.json()["detail"]
 
 
 def test_a_busy_thread_rejects_a_second_run(client):
