@@ -36,6 +36,9 @@ _RUNTIME_MODE = {"messages-tuple": "messages"}
 STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
 
 
+BUSY = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
+
+
 class RunError(Exception):
     """A request that cannot start or find a run: ``status`` and ``detail`` for the response."""
 
@@ -256,9 +259,8 @@ class Registry:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    async def start(self, thread: Thread, body: dict[str, Any]) -> Run:
-        """Validate a run request and start it in the background (or queue it behind the thread's
-        active run, by ``multitask_strategy``)."""
+    def validate(self, body: dict[str, Any]) -> tuple[str, list[str], str]:
+        """A run request's graph id, stream modes and multitask strategy (422/404 when wrong)."""
         graph_id = self.graph_id(str(body.get("assistant_id") or ""))
         modes = body.get("stream_mode") or ["values"]
         modes = [modes] if isinstance(modes, str) else list(modes)
@@ -274,13 +276,15 @@ class Registry:
         strategy = body.get("multitask_strategy") or "enqueue"
         if strategy not in STRATEGIES:
             raise RunError(422, f"Unknown multitask_strategy {strategy!r}; valid: {list(STRATEGIES)}")
-        busy = thread.active is not None and not thread.active.done
+        return graph_id, modes, strategy
+
+    async def start(self, thread: Thread, body: dict[str, Any]) -> Run:
+        """Validate a run request and start it in the background (it waits for the thread's
+        active run, or stops it, by ``multitask_strategy``)."""
+        graph_id, modes, strategy = self.validate(body)
+        busy = await self.busy(thread)
         if busy and strategy == "reject":
-            raise RunError(
-                409,
-                "Thread is already running a task. Wait for it to finish or choose a different "
-                "multitask strategy.",
-            )
+            raise RunError(409, BUSY)
         run = Run(
             new_id(),
             thread.thread_id,
@@ -290,22 +294,53 @@ class Registry:
             {**body, "stream_mode": modes},
             self.max_events,
         )
-        run.log = MemoryLog(self.max_events)
-        previous = thread.active if busy else None
+        run.log = self.new_log(run)
+        thread.graph_id = graph_id
+        thread.status = "busy"
+        thread.metadata.setdefault("graph_id", graph_id)
+        thread.metadata.setdefault("assistant_id", self.assistants[graph_id])
+        previous = await self.take_turn(thread, run, strategy if busy else None)
+        self.runs[run.run_id] = run
+        self._forget_old_runs()
+        await self.saved(thread, run)
+        await run.add("metadata", {"run_id": run.run_id, "attempt": 1})
+        run.task = asyncio.get_running_loop().create_task(self._execute(thread, run, graph_id, previous))
+        return run
+
+    # -- hooks: how runs of one thread take turns and where records live (in process here) ---------
+
+    def new_log(self, run: Run) -> Any:
+        return MemoryLog(self.max_events)
+
+    async def busy(self, thread: Thread) -> bool:
+        return thread.active is not None and not thread.active.done
+
+    async def take_turn(self, thread: Thread, run: Run, strategy: str | None) -> Any:
+        """Make ``run`` the thread's next run; a busy thread's active run is stopped first
+        (``interrupt``/``rollback``) or waited for (``enqueue``). Returns what ``wait_turn`` needs."""
+        previous = thread.active if strategy is not None else None
         if previous is not None and strategy in ("interrupt", "rollback"):
             previous.cancel_action = strategy
             if previous.task is not None:
                 previous.task.cancel()
         thread.active = run
-        thread.graph_id = graph_id
-        thread.status = "busy"
-        thread.metadata.setdefault("graph_id", graph_id)
-        thread.metadata.setdefault("assistant_id", self.assistants[graph_id])
-        self.runs[run.run_id] = run
-        self._forget_old_runs()
-        await run.add("metadata", {"run_id": run.run_id, "attempt": 1})
-        run.task = asyncio.get_running_loop().create_task(self._execute(thread, run, graph_id, previous))
-        return run
+        return previous
+
+    async def wait_turn(self, thread: Thread, run: Run, previous: Any) -> str | None:
+        """Wait until the run may start; returns the checkpoint to roll back to, if any."""
+        if previous is None:
+            return None
+        if previous.task is not None:
+            await asyncio.gather(previous.task, return_exceptions=True)
+        return previous.body.get("_head") if previous.cancel_action == "rollback" else None
+
+    async def saved(self, thread: Thread, run: Run) -> None:
+        """The thread and run records changed (nothing to do in process)."""
+
+    async def ended(self, thread: Thread, run: Run, status: str) -> None:
+        if thread.active is run:
+            thread.active = None
+            thread.status = {"error": "error", "interrupted": "interrupted"}.get(status, "idle")
 
     def _forget_old_runs(self) -> None:
         if len(self.runs) <= self.keep_runs:
@@ -313,19 +348,36 @@ class Registry:
         for run_id in [rid for rid, r in self.runs.items() if r.done][: len(self.runs) - self.keep_runs]:
             del self.runs[run_id]
 
-    async def _execute(self, thread: Thread, run: Run, graph_id: str, previous: Run | None) -> None:
-        if previous is not None and previous.task is not None:  # enqueue (or after interrupt/rollback)
-            await asyncio.gather(previous.task, return_exceptions=True)
+    async def _execute(self, thread: Thread, run: Run, graph_id: str, previous: Any) -> None:
+        status = "error"
+        try:
+            rollback_to = await self.wait_turn(thread, run, previous)
+            status = await self._run_graph(thread, run, graph_id, rollback_to)
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        finally:
+            thread.touch()
+            await self.ended(thread, run, status)
+            await run.finish(status)
+            await self.saved(thread, run)
+            if thread.temporary and run.body.get("on_completion", "delete") == "delete":
+                await self.saver.adelete_thread(thread.thread_id)
+                self.threads.pop(thread.thread_id, None)
+
+    async def _run_graph(self, thread: Thread, run: Run, graph_id: str, rollback_to: str | None) -> str:
+        """Run the graph, its events to the run's log; returns the run's status."""
         graph = self.graphs[graph_id]
         body = run.body
         config = _run_config(body, thread, run, graph_id, self.assistants[graph_id])
-        if previous is not None and previous.cancel_action == "rollback" and previous.body.get("_head"):
-            config["configurable"]["checkpoint_id"] = previous.body["_head"]
+        if rollback_to:
+            config["configurable"]["checkpoint_id"] = rollback_to
         head = await self.saver.aget_tuple(
             {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}}
         )
         body["_head"] = head.checkpoint["id"] if head is not None else None
         run.status = "running"
+        await self.saved(thread, run)
         modes = body["stream_mode"]
         runtime_modes = sorted({_RUNTIME_MODE.get(m, m) for m in modes})
         subgraphs = bool(body.get("stream_subgraphs"))
@@ -354,25 +406,12 @@ class Registry:
                 if isinstance(run.output, dict):
                     run.output = {**run.output, "__interrupt__": list(state.interrupts)}
             thread.error = None
-        except asyncio.CancelledError:
-            status = "interrupted"
-            raise
         except Exception as exc:  # the client gets the type and message, never a stack trace
             status = "error"
             run.error = error_of(exc)
             thread.error = run.error
             await run.add("error", run.error)
-        finally:
-            thread.touch()
-            if thread.active is run:
-                thread.active = None
-                thread.status = {"error": "error", "interrupted": "interrupted"}.get(status, "idle")
-                if status == "interrupted" and run.cancel_action is None and not run.error:
-                    thread.status = "interrupted"
-            await run.finish(status)
-            if thread.temporary and body.get("on_completion", "delete") == "delete":
-                await self.saver.adelete_thread(thread.thread_id)
-                self.threads.pop(thread.thread_id, None)
+        return status
 
     async def cancel(self, run: Run, action: str = "interrupt") -> None:
         run.cancel_action = action
