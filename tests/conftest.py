@@ -31,3 +31,22 @@ def postgres_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[object]:
+    """A throwaway ``redis-server`` on 127.0.0.1 for the session (skips without one; fails under
+    CI=true, where ``.ci/run`` installs Debian's ``redis-server``)."""
+    from tests.redisserver import RedisServer, find_redis
+
+    binary = find_redis()
+    if binary is None:
+        msg = "redis-server not found; install it: apt-get install redis-server"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    server = RedisServer(binary).start()
+    try:
+        yield server
+    finally:
+        server.close()

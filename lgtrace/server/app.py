@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lgtrace.server.runs import Registry, Run, RunError, Thread
-from lgtrace.server.serde import dumps, jsonable
+from lgtrace.server.serde import dumps, error_of, jsonable
 
 STATIC = Path(__file__).parent / "static"
 HEARTBEAT_SECONDS = 5.0
@@ -88,8 +88,12 @@ def create_app(
     on_shutdown: Any = None,
     tracing: bool = True,
     tracer_provider: Any = None,
+    registry: Registry | None = None,
 ) -> Starlette:
-    registry = Registry(graphs, saver, keep_runs=keep_runs, max_events=max_events)
+    """The app serving ``graphs``; ``registry``: where threads, runs and events live (default: in
+    this process, checkpoints in ``saver``; ``lgtrace.server.scale`` for several workers)."""
+    if registry is None:
+        registry = Registry(graphs, saver, keep_runs=keep_runs, max_events=max_events)
 
     async def body_of(request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -188,7 +192,7 @@ def create_app(
 
     async def create_thread(request: Request) -> Response:
         body = await body_of(request)
-        thread = registry.create_thread(
+        thread = await registry.create_thread(
             body.get("thread_id"), body.get("metadata"), body.get("if_exists") or "raise"
         )
         if body.get("graph_id"):
@@ -247,14 +251,14 @@ def create_app(
     async def _thread_for_run(request: Request, body: dict[str, Any]) -> Thread:
         thread_id = request.path_params.get("thread_id")
         if thread_id is None:  # stateless: a temporary thread
-            thread = registry.create_thread(None, {}, "raise")
+            thread = await registry.create_thread(None, {}, "raise")
             thread.temporary = True
             return thread
         try:
             return await registry.thread(thread_id)
         except RunError:
             if body.get("if_not_exists") == "create":
-                return registry.create_thread(thread_id, {}, "raise")
+                return await registry.create_thread(thread_id, {}, "raise")
             raise RunError(404, "Thread or assistant not found.") from None
 
     async def run_stream(request: Request) -> Response:
@@ -281,22 +285,21 @@ def create_app(
         return JSONResponse(jsonable(_final(run)), headers={"Content-Location": _run_path(run, thread)})
 
     async def get_run(request: Request) -> Response:
-        run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
+        run = await registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
         return JSONResponse(run.as_json())
 
     async def list_runs(request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
         await registry.thread(thread_id)
-        runs = [r.as_json() for r in registry.runs.values() if r.thread_id == thread_id]
-        return JSONResponse(list(reversed(runs)))
+        return JSONResponse(jsonable(await registry.runs_of(thread_id)))
 
     async def join_run(request: Request) -> Response:
-        run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
+        run = await registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
         await _wait_done(run)
         return JSONResponse(jsonable(_final(run)))
 
     async def join_stream(request: Request) -> Response:
-        run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
+        run = await registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
         thread = registry.threads.get(run.thread_id) or Thread(run.thread_id)
         after = request.headers.get("last-event-id")
         if after is None:  # no id: the live tail only
@@ -306,7 +309,7 @@ def create_app(
         return _sse(run, thread, after, cancel, registry)
 
     async def cancel_run(request: Request) -> Response:
-        run = registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
+        run = await registry.run(request.path_params["run_id"], request.path_params.get("thread_id"))
         action = request.query_params.get("action", "interrupt")
         if action not in ("interrupt", "rollback"):
             raise RunError(422, f"Unknown cancel action {action!r} (interrupt or rollback)")
@@ -401,7 +404,12 @@ def _sse(run: Run, thread: Thread, after: str, cancel_on_disconnect: bool, regis
         finished = False
         try:
             while True:
-                pending, lagged, done = await run.log.read(position, HEARTBEAT_SECONDS)
+                try:
+                    pending, lagged, done = await run.log.read(position, HEARTBEAT_SECONDS)
+                except Exception as exc:  # the event store went away: say so, end the stream
+                    yield _frame("error", dumps(error_of(exc)), None)
+                    finished = True
+                    return
                 if lagged:
                     lost = {"error": "StreamLagged", "message": "events were dropped: the client fell behind"}
                     yield _frame("error", dumps(lost), None)

@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from lgtrace.server.app import cors_from_env, create_app
 from lgtrace.server.config import ConfigError, load_project
@@ -27,39 +28,63 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-body", type=int, default=10 * 1024 * 1024, help="request body limit in bytes")
     p.add_argument("--max-events", type=int, default=10_000, help="events kept per run")
     p.add_argument("--keep-runs", type=int, default=1000, help="finished runs remembered")
+    p.add_argument(
+        "--postgres",
+        default=os.environ.get("POSTGRES_URI") or None,
+        help="PostgreSQL URL: threads, runs and checkpoints shared by several workers (env POSTGRES_URI)",
+    )
+    p.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS_URI") or None,
+        help="Redis URL: run events, cancellation and turns shared by several workers (env REDIS_URI)",
+    )
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
     project = load_project(args.config)
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from lgtrace.otel import configure_otlp, instrument
 
         configure_otlp(service_name=os.environ.get("OTEL_SERVICE_NAME") or "lgtrace-serve")
         instrument()  # every run traced; each nests under the HTTP span of the request that started it
+    options = {
+        "api_key": os.environ.get("LGTRACE_API_KEY") or None,
+        "cors_origins": args.cors_origin or cors_from_env(),
+        "max_body": args.max_body,
+        "max_events": args.max_events,
+        "keep_runs": args.keep_runs,
+    }
+    if bool(args.postgres) != bool(args.redis):
+        raise ConfigError("several workers need both --postgres and --redis (or POSTGRES_URI and REDIS_URI)")
+    if args.postgres:
+        from lgtrace.server.scale import open_scaled
+
+        registry, resources = await open_scaled(
+            project.graphs, args.postgres, args.redis, max_events=args.max_events, keep_runs=args.keep_runs
+        )
+        async with resources:
+            await _run(create_app(project.graphs, registry.saver, registry=registry, **options), args)
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
     db = Path(args.db) if args.db else project.root / ".lgtrace" / "checkpoints.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        app = create_app(
-            project.graphs,
-            saver,
-            api_key=os.environ.get("LGTRACE_API_KEY") or None,
-            cors_origins=args.cors_origin or cors_from_env(),
-            max_body=args.max_body,
-            max_events=args.max_events,
-            keep_runs=args.keep_runs,
-        )
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
-            await asyncio.sleep(0.02)
-        if server.started:
-            print(f"lgtrace serve: listening on http://{args.host}:{args.port}", flush=True)
-        await task
+        await _run(create_app(project.graphs, saver, **options), args)
+
+
+async def _run(app: Any, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        print(f"lgtrace serve: listening on http://{args.host}:{args.port}", flush=True)
+    await task
 
 
 def main(argv: list[str] | None = None) -> None:

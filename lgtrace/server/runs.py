@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import logging
 import time
 import uuid
 from collections import deque
@@ -35,6 +36,8 @@ _NOT_YET = ("lifecycle",)
 _RUNTIME_MODE = {"messages-tuple": "messages"}
 STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
 
+
+log = logging.getLogger("lgtrace.server")
 
 BUSY = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
 
@@ -242,13 +245,15 @@ class Registry:
             self.threads[thread_id] = thread
         return thread
 
-    def run(self, run_id: str, thread_id: str | None = None) -> Run:
+    async def run(self, run_id: str, thread_id: str | None = None) -> Run:
         run = self.runs.get(run_id)
         if run is None or (thread_id is not None and run.thread_id != thread_id):
             raise RunError(404, f"Run {run_id!r} not found")
         return run
 
-    def create_thread(self, thread_id: str | None, metadata: dict[str, Any] | None, if_exists: str) -> Thread:
+    async def create_thread(
+        self, thread_id: str | None, metadata: dict[str, Any] | None, if_exists: str
+    ) -> Thread:
         if thread_id is not None and thread_id in self.threads:
             if if_exists == "do_nothing":
                 return self.threads[thread_id]
@@ -256,6 +261,9 @@ class Registry:
         thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}))
         self.threads[thread.thread_id] = thread
         return thread
+
+    async def runs_of(self, thread_id: str) -> list[dict[str, Any]]:
+        return [r.as_json() for r in reversed(self.runs.values()) if r.thread_id == thread_id]
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -283,8 +291,6 @@ class Registry:
         active run, or stops it, by ``multitask_strategy``)."""
         graph_id, modes, strategy = self.validate(body)
         busy = await self.busy(thread)
-        if busy and strategy == "reject":
-            raise RunError(409, BUSY)
         run = Run(
             new_id(),
             thread.thread_id,
@@ -299,7 +305,7 @@ class Registry:
         thread.status = "busy"
         thread.metadata.setdefault("graph_id", graph_id)
         thread.metadata.setdefault("assistant_id", self.assistants[graph_id])
-        previous = await self.take_turn(thread, run, strategy if busy else None)
+        previous = await self.take_turn(thread, run, strategy, busy)
         self.runs[run.run_id] = run
         self._forget_old_runs()
         await self.saved(thread, run)
@@ -315,10 +321,13 @@ class Registry:
     async def busy(self, thread: Thread) -> bool:
         return thread.active is not None and not thread.active.done
 
-    async def take_turn(self, thread: Thread, run: Run, strategy: str | None) -> Any:
-        """Make ``run`` the thread's next run; a busy thread's active run is stopped first
-        (``interrupt``/``rollback``) or waited for (``enqueue``). Returns what ``wait_turn`` needs."""
-        previous = thread.active if strategy is not None else None
+    async def take_turn(self, thread: Thread, run: Run, strategy: str, busy: bool) -> Any:
+        """Make ``run`` the thread's next run; a busy thread refuses it (``reject``: 409), or its
+        active run is stopped first (``interrupt``/``rollback``) or waited for (``enqueue``).
+        Returns what ``wait_turn`` needs."""
+        if busy and strategy == "reject":
+            raise RunError(409, BUSY)
+        previous = thread.active if busy else None
         if previous is not None and strategy in ("interrupt", "rollback"):
             previous.cancel_action = strategy
             if previous.task is not None:
@@ -358,12 +367,16 @@ class Registry:
             raise
         finally:
             thread.touch()
-            await self.ended(thread, run, status)
-            await run.finish(status)
-            await self.saved(thread, run)
-            if thread.temporary and run.body.get("on_completion", "delete") == "delete":
-                await self.saver.adelete_thread(thread.thread_id)
-                self.threads.pop(thread.thread_id, None)
+            try:
+                await self.ended(thread, run, status)
+                await run.finish(status)
+                await self.saved(thread, run)
+                if thread.temporary and run.body.get("on_completion", "delete") == "delete":
+                    await self.saver.adelete_thread(thread.thread_id)
+                    self.threads.pop(thread.thread_id, None)
+            except Exception:  # (a store that went away: the run ends anyway; readers see it fail)
+                run.done = True
+                log.exception("lgtrace serve: could not record the end of run %s", run.run_id)
 
     async def _run_graph(self, thread: Thread, run: Run, graph_id: str, rollback_to: str | None) -> str:
         """Run the graph, its events to the run's log; returns the run's status."""
@@ -410,7 +423,8 @@ class Registry:
             status = "error"
             run.error = error_of(exc)
             thread.error = run.error
-            await run.add("error", run.error)
+            with contextlib.suppress(Exception):  # (the log itself may be what failed)
+                await run.add("error", run.error)
         return status
 
     async def cancel(self, run: Run, action: str = "interrupt") -> None:

@@ -1,0 +1,124 @@
+"""Several ``lgtrace serve`` workers sharing a real PostgreSQL and a real Redis (both started on
+127.0.0.1 by fixtures): a run started on one worker is joined on another, cancelled through
+another, races on one thread keep ``multitask_strategy``'s meaning, a worker killed mid-run
+leaves its thread consistent and resumable, and a Redis restart mid-run ends cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+from langgraph_sdk import get_sync_client
+
+from .conftest import Server
+
+TICKS = {"log": [], "delay": 0.15}
+
+
+@pytest.fixture
+def workers(tmp_path, postgres_url, redis_server):
+    env = {"POSTGRES_URI": postgres_url, "REDIS_URI": redis_server.url}
+    started = [Server(tmp_path, env=env), Server(tmp_path, env=env)]
+    yield started
+    for w in started:
+        w.stop()
+
+
+def _events(stream):
+    return [(p.id, p.event, p.data) for p in stream]
+
+
+def test_a_run_started_on_one_worker_is_joined_on_another(workers):
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    seen, run_ids = [], []
+    stream = one.runs.stream(
+        tid,
+        "ticker",
+        input=TICKS,
+        stream_mode=["updates", "values"],
+        stream_resumable=True,
+        on_run_created=lambda m: run_ids.append(m["run_id"]),
+    )
+    for part in stream:
+        seen.append((part.id, part.event, part.data))
+        if len(seen) == 4:
+            break
+    stream.close()
+    rest = _events(two.runs.join_stream(tid, run_ids[0], last_event_id=seen[-1][0]))
+    everything = _events(two.runs.join_stream(tid, run_ids[0], last_event_id="-1"))
+    assert seen + rest == everything  # nothing lost, nothing repeated
+    assert [e for _, e, _ in everything].count("updates") == 6
+    assert two.threads.get_state(tid)["values"]["log"][-1] == "tick5"
+    assert two.runs.get(tid, run_ids[0])["status"] == "success"
+
+
+def test_cancel_sent_to_another_worker_stops_the_run(workers):
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    run = one.runs.create(tid, "ticker", input={"log": [], "delay": 0.5})
+    time.sleep(0.3)
+    sent = time.monotonic()
+    two.runs.cancel(tid, run["run_id"])
+    while one.runs.get(tid, run["run_id"])["status"] == "running" and time.monotonic() - sent < 5:
+        time.sleep(0.01)
+    assert one.runs.get(tid, run["run_id"])["status"] == "interrupted"
+    assert time.monotonic() - sent < 1.0
+    assert len(two.threads.get_state(tid)["values"].get("log", [])) < 6
+
+
+def test_racing_clients_on_one_thread(workers):
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    first = one.runs.create(tid, "ticker", input=TICKS, multitask_strategy="reject")
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        two.runs.create(tid, "ticker", input=TICKS, multitask_strategy="reject")
+    assert refused.value.response.status_code == 409
+    queued = two.runs.create(tid, "ticker", input={"log": ["next"], "delay": 0}, multitask_strategy="enqueue")
+    assert two.runs.join(tid, queued["run_id"])["log"][-1] == "tick5"
+    assert one.runs.get(tid, first["run_id"])["status"] == "success"  # the first finished before
+
+
+def test_a_worker_killed_mid_run(workers):
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    run = one.runs.create(tid, "ticker", input={"log": [], "delay": 0.3}, durability="sync")
+    time.sleep(0.8)
+    os.kill(workers[0].proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while two.runs.get(tid, run["run_id"])["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert two.runs.get(tid, run["run_id"])["status"] == "error"
+    events = _events(two.runs.join_stream(tid, run["run_id"], last_event_id="-1"))
+    assert events[-1][1] == "error" and events[-1][2]["error"] == "WorkerLost"
+    state = two.threads.get_state(tid)
+    done_before = len(state["values"]["log"])
+    assert 0 < done_before < 6 and state["next"]  # the thread stays at its last checkpoint
+    resumed = two.runs.wait(tid, "ticker", input=None)  # and continues from there on worker 2
+    assert resumed["log"] == [f"tick{i}" for i in range(6)]
+
+
+def test_redis_restarted_mid_run(workers, redis_server):
+    one = get_sync_client(url=workers[0].url)
+    tid = one.threads.create()["thread_id"]
+    started = time.monotonic()
+    with httpx.stream(
+        "POST",
+        f"{workers[0].url}/threads/{tid}/runs/stream",
+        json={"assistant_id": "ticker", "input": {"log": [], "delay": 0.2}, "stream_mode": "updates"},
+        timeout=30,
+    ) as r:
+        chunks: list[str] = []
+        restarted = False
+        for chunk in r.iter_text():
+            chunks.append(chunk)
+            if not restarted and "event: updates" in "".join(chunks):
+                redis_server.restart()  # mid-run: the run's next event has nowhere to go
+                restarted = True
+    body = "".join(chunks)
+    assert time.monotonic() - started < 20  # no hang
+    assert "event: error" in body  # the client is told
+    assert httpx.get(f"{workers[0].url}/ok").status_code == 200
