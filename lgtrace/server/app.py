@@ -124,7 +124,9 @@ def create_app(
     async def info(request: Request) -> Response:
         from importlib.metadata import version
 
-        return JSONResponse({"version": version("lgtrace"), "lgtrace": True, "flags": {"assistants": True}})
+        return JSONResponse(
+            {"version": version("lgtrace"), "lgtrace": {"pid": os.getpid()}, "flags": {"assistants": True}}
+        )
 
     async def index(request: Request) -> Response:
         page = STATIC / "index.html"

@@ -38,6 +38,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("REDIS_URI") or None,
         help="Redis URL: run events, cancellation and turns shared by several workers (env REDIS_URI)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the address (more than 1 needs --postgres and --redis)",
+    )
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # (one of several workers)
     return p.parse_args(argv)
 
 
@@ -77,7 +84,17 @@ async def serve(args: argparse.Namespace) -> None:
 async def _run(app: Any, args: argparse.Namespace) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    if args.reuse_port:  # one of several workers: each binds the address, the kernel spreads connections
+        import socket
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((args.host, args.port))
+        sock.listen(2048)
+        config = uvicorn.Config(app, fd=sock.fileno(), log_level="warning", lifespan="on")
+    else:
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
@@ -87,9 +104,56 @@ async def _run(app: Any, args: argparse.Namespace) -> None:
     await task
 
 
+def _supervise(args: argparse.Namespace, argv: list[str]) -> None:
+    """``--workers N``: start N worker processes that each bind the address with ``SO_REUSEPORT``
+    (the kernel spreads connections over them), stop them all when stopped; a worker that exits is
+    started again."""
+    import signal
+    import subprocess
+    import time
+
+    if not (args.postgres and args.redis):
+        raise ConfigError("--workers above 1 needs --postgres and --redis (workers share them)")
+    child_args = list(argv)
+    for i, arg in enumerate(argv):  # the workers get every option but --workers
+        if arg == "--workers" or arg.startswith("--workers="):
+            del child_args[i : i + (2 if arg == "--workers" else 1)]
+            break
+    command = [sys.executable, "-m", "lgtrace.server", *child_args, "--reuse-port"]
+    stopping = False
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command)
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children = [spawn() for _ in range(args.workers)]
+    print(f"lgtrace serve: {args.workers} workers on http://{args.host}:{args.port}", flush=True)
+    while not stopping:
+        time.sleep(0.2)
+        for i, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                children[i] = spawn()
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     try:
+        if args.workers > 1 and not args.reuse_port:
+            _supervise(args, argv)
+            return
         asyncio.run(serve(args))
     except ConfigError as exc:
         print(f"lgtrace serve: {exc}", file=sys.stderr)

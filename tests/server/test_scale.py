@@ -5,6 +5,7 @@ leaves its thread consistent and resumable, and a Redis restart mid-run ends cle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -122,3 +123,33 @@ def test_redis_restarted_mid_run(workers, redis_server):
     assert time.monotonic() - started < 20  # no hang
     assert "event: error" in body  # the client is told
     assert httpx.get(f"{workers[0].url}/ok").status_code == 200
+
+
+def test_workers_behind_one_address(tmp_path, postgres_url, redis_server):
+    """--workers 2: one address, two worker processes accepting on it; a run streamed through one
+    connection is joined through others (whichever worker answers); a worker that dies is replaced."""
+    env = {"POSTGRES_URI": postgres_url, "REDIS_URI": redis_server.url}
+    srv = Server(tmp_path, "--workers", "2", env=env)
+    try:
+        pids = set()
+        deadline = time.monotonic() + 10
+        while len(pids) < 2 and time.monotonic() < deadline:
+            with httpx.Client() as c:  # a new connection each time
+                pids.add(c.get(f"{srv.url}/info").json()["lgtrace"]["pid"])
+        assert len(pids) == 2
+        client = get_sync_client(url=srv.url)
+        tid = client.threads.create()["thread_id"]
+        run = client.runs.create(tid, "ticker", input={"log": [], "delay": 0.05}, stream_resumable=True)
+        for _ in range(4):  # joins over fresh connections, served by either worker
+            parts = _events(client.runs.join_stream(tid, run["run_id"], last_event_id="-1"))
+            assert parts[0][1] == "metadata"
+        assert client.runs.join(tid, run["run_id"])["log"][-1] == "tick5"
+        os.kill(next(iter(pids)), signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        alive = set()
+        while len(alive) < 2 and time.monotonic() < deadline:
+            with httpx.Client() as c, contextlib.suppress(httpx.HTTPError):
+                alive.add(c.get(f"{srv.url}/info").json()["lgtrace"]["pid"])
+        assert len(alive) == 2 and alive != pids  # the dead worker was replaced
+    finally:
+        srv.stop()
