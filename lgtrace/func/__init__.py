@@ -18,11 +18,12 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 from lgtrace.constants import END, START
 from lgtrace.graph.schema import MISSING, Channel
+from lgtrace.graph.state import _renamed
 from lgtrace.runtime.cache import call_namespace
 from lgtrace.runtime.calls import END_CHANNEL, PREVIOUS, call, call_spec, final
 from lgtrace.runtime.compiled import CompiledStateGraph, _single_value_output
 from lgtrace.types import CachePolicy, RetryPolicy
-from lgtrace.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
+from lgtrace.warnings import LangGraphDeprecatedSinceV10
 
 __all__ = ["entrypoint", "task"]
 
@@ -40,19 +41,6 @@ def _policies(
         if not isinstance(p, RetryPolicy):
             raise TypeError(f"{owner}: retry_policy must be a RetryPolicy or a list of them, got {p!r}")
     return policies
-
-
-def _deprecated_retry(kwargs: dict[str, Any], retry_policy: Any) -> Any:
-    if "retry" in kwargs:
-        warnings.warn(
-            "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
-            category=LangGraphDeprecatedSinceV05,
-            stacklevel=3,
-        )
-        retry = kwargs.pop("retry")
-        if retry_policy is None:
-            return retry
-    return retry_policy
 
 
 def _ignored(kwargs: dict[str, Any], owner: str) -> None:
@@ -109,7 +97,7 @@ def task(
 
     Called inside an entrypoint, a graph node or another task, it runs beside its caller and
     returns a future (``.result()``, or ``await`` it in async code)."""
-    retry_policy = _deprecated_retry(kwargs, retry_policy)
+    retry_policy = retry_policy or _renamed(kwargs, retry="retry_policy").get("retry")
     _ignored(kwargs, "task")
     if timeout is not None:
         raise NotImplementedError("@task(timeout=...): task timeouts are not supported by lgtrace yet")
@@ -188,7 +176,7 @@ class entrypoint(Generic[ContextT]):
             schema = kwargs.pop("config_schema")
             if context_schema is None:
                 context_schema = schema
-        retry_policy = _deprecated_retry(kwargs, retry_policy)
+        retry_policy = retry_policy or _renamed(kwargs, retry="retry_policy").get("retry")
         _ignored(kwargs, "entrypoint")
         if timeout is not None:
             raise NotImplementedError("@entrypoint(timeout=...): timeouts are not supported by lgtrace yet")
