@@ -301,11 +301,11 @@ class Registry:
             self.max_events,
         )
         run.log = self.new_log(run)
+        previous = await self.take_turn(thread, run, strategy, busy)  # (raises 409 when refused)
         thread.graph_id = graph_id
         thread.status = "busy"
         thread.metadata.setdefault("graph_id", graph_id)
         thread.metadata.setdefault("assistant_id", self.assistants[graph_id])
-        previous = await self.take_turn(thread, run, strategy, busy)
         self.runs[run.run_id] = run
         self._forget_old_runs()
         await self.saved(thread, run)

@@ -259,6 +259,7 @@ def test_a_busy_thread_rejects_a_second_run(client):
     with pytest.raises(httpx.HTTPStatusError) as info:
         client.runs.create(tid, "ticker", input={"log": []}, multitask_strategy="reject")
     assert info.value.response.status_code == 409
+    assert client.threads.get(tid)["status"] == "busy"  # (still the first run's)
     queued = client.runs.create(
         tid, "ticker", input={"log": ["again"], "delay": 0}, multitask_strategy="enqueue"
     )
