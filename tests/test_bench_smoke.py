@@ -190,3 +190,36 @@ def test_bench_func_quick(tmp_path: Path) -> None:
         for impl in ("lgtrace", "langgraph"):
             assert len(row["impls"][impl]["samples_s"]) == settings["rounds"]
             assert row["impls"][impl]["median_s"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_bench_server_quick(tmp_path: Path) -> None:
+    """``python -m bench.server --quick``: every server streams every run correctly under both models
+    (``langgraph dev`` may be skipped where langgraph-cli is not installed), the disconnect trials
+    close the model stream. No timing asserts."""
+    pytest.importorskip("langgraph_sdk", reason="bench.server drives the servers with langgraph-sdk")
+    pytest.importorskip("psutil", reason="bench.server samples the servers' RSS with psutil")
+    output = tmp_path / "server.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.server", "--quick", "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, f"bench.server failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    data = json.loads(output.read_text())
+    assert set(data["models"]) == {"http", "local"}
+    for kind, block in data["models"].items():
+        servers = block["servers"]
+        assert set(servers) == {"lgtrace", "langgraph", "lgtrace-memory"}, kind
+        for name, rec in servers.items():
+            if name == "langgraph" and rec["status"] == "skipped":
+                assert "not installed" in rec["reason"]
+                continue
+            assert rec["status"] == "ok", f"{kind}/{name}: {rec.get('reason')}"
+            assert rec["summary"]["tokens_per_s_median"] > 0 and rec["summary"]["peak_rss_mib"] > 0
+        if kind == "http":
+            assert block["anchor"]["status"] == "ok"
+            assert servers["lgtrace"]["summary"]["disconnect_not_closed"] == 0
+            assert servers["lgtrace"]["summary"]["disconnect_closed_median_s"] is not None
