@@ -73,6 +73,25 @@ BATCH_PUTS = 2
 """Checkpoints an ``async``-durability run queues before waking its worker: one wake-up (a
 thread hand-off or an event-loop turn) saves them together."""
 
+_BACKGROUND: dict[str, set[asyncio.Task[None]]] = {}
+"""Background saves in flight under ``astream``, by thread (what ``saves_done`` waits for)."""
+
+
+def _forget(thread_id: str, task: asyncio.Task[None]) -> None:
+    pending = _BACKGROUND.get(thread_id)
+    if pending is not None:
+        pending.discard(task)
+        if not pending:
+            del _BACKGROUND[thread_id]
+
+
+async def saves_done(thread_id: str) -> None:
+    """Wait until the background saves of runs of ``thread_id`` (on this event loop) are done:
+    after a run was cancelled, what it had queued may still be on its way to the saver."""
+    while pending := [t for t in _BACKGROUND.get(str(thread_id), ()) if not t.done()]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 _WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lgtrace-saver")
 """Background saver calls of ``stream`` runs with ``durability="async"`` (one worker per run at a time)."""
 
@@ -770,7 +789,10 @@ class _Ops:
 
     def abackground(self) -> None:
         if self.queue and (self.task is None or self.task.done()):
-            self.task = asyncio.get_running_loop().create_task(self._awork())
+            self.task = task = asyncio.get_running_loop().create_task(self._awork())
+            pending = _BACKGROUND.setdefault(self.owner.thread_id, set())
+            pending.add(task)
+            task.add_done_callback(lambda t, key=self.owner.thread_id: _forget(key, t))
 
     async def _awork(self) -> None:
         queue = self.queue

@@ -119,7 +119,12 @@ class Run:
         self.status = status
         self.updated_at = now()
         self.done = True
-        await self.log.finish()
+        # events are kept for replay only when the stream is resumable (as the Agent Server)
+        await self.log.finish(keep=bool(self.body.get("stream_resumable")))
+
+
+DROP_AFTER = 30.0
+"""Seconds a finished, non-resumable run's events stay for the readers still streaming them."""
 
 
 class MemoryLog:
@@ -132,6 +137,8 @@ class MemoryLog:
         self.events: deque[tuple[int, str, str]] = deque()
         self.next_seq = 0
         self.done = False
+        self.dropped = -1
+        """The last id of events dropped after the run ended (a reader behind it lost them)."""
         self.changed = asyncio.Condition()
 
     async def add(self, event: str, data: str) -> None:
@@ -142,10 +149,18 @@ class MemoryLog:
                 self.events.popleft()
             self.changed.notify_all()
 
-    async def finish(self) -> None:
+    async def finish(self, keep: bool = True) -> None:
+        """The run ended; ``keep=False``: its events go ``DROP_AFTER`` seconds later (nobody can ask
+        for them again; readers still on the stream have that long to take them)."""
         async with self.changed:
             self.done = True
             self.changed.notify_all()
+        if not keep:
+            asyncio.get_running_loop().call_later(DROP_AFTER, self._drop)
+
+    def _drop(self) -> None:
+        self.dropped = self.next_seq - 1
+        self.events.clear()
 
     def check_id(self, event_id: str) -> None:
         """A ``Last-Event-ID`` this log can resume from (else a 422 naming it)."""
@@ -171,7 +186,7 @@ class MemoryLog:
     def _after(self, position: int) -> tuple[list[tuple[int, str, str]], bool]:
         events = self.events
         if not events:
-            return [], False
+            return [], position < self.dropped
         first = events[0][0]
         if position + 1 < first:  # trimmed: a client that had events lost some; a replay from the
             return ([], True) if position >= 0 else (list(events), False)  # start gets what is kept
@@ -341,7 +356,25 @@ class Registry:
             return None
         if previous.task is not None:
             await asyncio.gather(previous.task, return_exceptions=True)
-        return previous.body.get("_head") if previous.cancel_action == "rollback" else None
+        return await self.roll_back(thread, previous.run_id) if previous.cancel_action == "rollback" else None
+
+    async def roll_back(self, thread: Thread, run_id: str) -> str | None:
+        """Undo run ``run_id`` (``multitask_strategy="rollback"``): the checkpoint the thread was at
+        before it, for the next run to start from (the parent of the run's first checkpoint:
+        checkpoints carry their run's id in metadata); a thread it started is emptied."""
+        from lgtrace.checkpoint.saver import saves_done
+
+        await saves_done(thread.thread_id)  # (the cancelled run's last saves land first)
+        config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}}
+        first = None
+        async for saved in self.saver.alist(config, filter={"run_id": run_id}):
+            first = saved  # (newest first: the last one is the run's first)
+        if first is None:
+            return None
+        if first.parent_config is None:
+            await self.saver.adelete_thread(thread.thread_id)
+            return None
+        return first.parent_config["configurable"]["checkpoint_id"]
 
     async def saved(self, thread: Thread, run: Run) -> None:
         """The thread and run records changed (nothing to do in process)."""
@@ -385,10 +418,6 @@ class Registry:
         config = _run_config(body, thread, run, graph_id, self.assistants[graph_id])
         if rollback_to:
             config["configurable"]["checkpoint_id"] = rollback_to
-        head = await self.saver.aget_tuple(
-            {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}}
-        )
-        body["_head"] = head.checkpoint["id"] if head is not None else None
         run.status = "running"
         await self.saved(thread, run)
         modes = body["stream_mode"]

@@ -74,10 +74,12 @@ class RedisLog:
     async def add(self, event: str, data: str) -> None:
         await self.redis.xadd(self.key, {"e": event, "d": data}, maxlen=self.max_events, approximate=False)
 
-    async def finish(self) -> None:
+    async def finish(self, keep: bool = True) -> None:
+        """The run ended (a done marker); the stream expires after ``ttl`` seconds, or a minute when
+        its events are not kept for replay (readers still tailing it get to the marker)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.key, {"e": _DONE, "d": ""}, maxlen=self.max_events + 1, approximate=False)
-            pipe.expire(self.key, self.ttl)
+            pipe.expire(self.key, self.ttl if keep else 60)
             await pipe.execute()
 
     def check_id(self, event_id: str) -> None:
@@ -296,7 +298,7 @@ class ScaledRegistry(Registry):
             await asyncio.sleep(0.02)  # (the holder releases it when it ends, or it expires)
         self.keys[thread.thread_id] = run.run_id
         if strategy == "rollback" and holder_id:
-            return (await self.run(holder_id)).body.get("_head")
+            return await self.roll_back(thread, holder_id)
         return None
 
     async def ended(self, thread: Thread, run: Run, status: str) -> None:

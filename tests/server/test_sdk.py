@@ -457,3 +457,20 @@ def test_on_disconnect_cancel_closes_the_model_stream(tmp_path):
             assert client.runs.get(tid, run_ids[0])["status"] == "interrupted"
         finally:
             srv.stop()
+
+
+@pytest.mark.parametrize("first_run", [True, False])
+def test_rollback_undoes_the_active_run(client, first_run):
+    """multitask_strategy="rollback": the active run is cancelled and its checkpoints left behind;
+    the new run starts where the thread was before it (an empty thread for its first run)."""
+    tid = client.threads.create()["thread_id"]
+    before: list[str] = []
+    if not first_run:
+        before = client.runs.wait(tid, "ticker", input={"log": ["earlier"], "delay": 0})["log"]
+    slow = client.runs.create(tid, "ticker", input={"log": ["undone"], "delay": 0.3})
+    time.sleep(0.5)  # (it has written a step or two)
+    new = client.runs.create(tid, "ticker", input={"log": ["new"], "delay": 0}, multitask_strategy="rollback")
+    result = client.runs.join(tid, new["run_id"])
+    assert "undone" not in result["log"] and result["log"][: len(before) + 1] == [*before, "new"]
+    assert client.runs.get(tid, slow["run_id"])["status"] == "interrupted"
+    assert client.threads.get_state(tid)["values"]["log"] == result["log"]
