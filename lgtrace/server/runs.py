@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
 from lgtrace.server.serde import dumps, error_of
 from lgtrace.types import Command
 
@@ -198,14 +200,74 @@ class MemoryLog:
                 await self.changed.wait()
 
 
+class FreshThreads(BaseCheckpointSaver):
+    """The server's checkpointer: ``saver``, plus what the server knows for sure: a thread it made
+    itself (``POST /threads`` without an id, or a stateless run) has no checkpoint until its first
+    run writes one, so that run's read of the thread's head is answered at once. Under load the
+    read would otherwise wait for the saver's connection thread among every other run's writes:
+    the first token waited with it."""
+
+    def __init__(self, saver: Any) -> None:
+        super().__init__(serde=saver.serde)
+        self.saver = saver
+        self.fresh: set[str] = set()
+
+    def _is_fresh(self, config: Any) -> bool:
+        conf = config.get("configurable", {})
+        return conf.get("thread_id") in self.fresh and not conf.get("checkpoint_id")
+
+    def get_tuple(self, config: Any) -> Any:
+        return None if self._is_fresh(config) else self.saver.get_tuple(config)
+
+    async def aget_tuple(self, config: Any) -> Any:
+        return None if self._is_fresh(config) else await self.saver.aget_tuple(config)
+
+    def list(self, config: Any, **kwargs: Any) -> Any:
+        return self.saver.list(config, **kwargs)
+
+    def alist(self, config: Any, **kwargs: Any) -> Any:
+        return self.saver.alist(config, **kwargs)
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        self.fresh.discard(config["configurable"]["thread_id"])
+        return self.saver.put(config, checkpoint, metadata, new_versions)
+
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        self.fresh.discard(config["configurable"]["thread_id"])
+        return await self.saver.aput(config, checkpoint, metadata, new_versions)
+
+    def put_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+        self.saver.put_writes(config, writes, task_id, task_path)
+
+    async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+        await self.saver.aput_writes(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.fresh.discard(thread_id)
+        self.saver.delete_thread(thread_id)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        self.fresh.discard(thread_id)
+        await self.saver.adelete_thread(thread_id)
+
+    def get_next_version(self, current: Any, channel: Any) -> Any:
+        return self.saver.get_next_version(current, channel)
+
+
 class Registry:
     """Threads and runs of one server process (bounded: finished runs beyond ``keep_runs`` are
     forgotten, oldest first; a run's log keeps at most ``max_events`` events)."""
 
     def __init__(
-        self, graphs: dict[str, Any], saver: Any, *, keep_runs: int = 1000, max_events: int = 10_000
+        self,
+        graphs: dict[str, Any],
+        saver: Any,
+        *,
+        keep_runs: int = 1000,
+        max_events: int = 10_000,
+        fresh_threads: bool = True,
     ):
-        self.saver = saver
+        self.saver = FreshThreads(saver) if fresh_threads else saver
         self.graphs = {gid: self._bind(g) for gid, g in graphs.items()}
         self.assistants = {
             gid: str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgtrace:assistant:{gid}")) for gid in graphs
@@ -275,6 +337,8 @@ class Registry:
             raise RunError(409, f"Thread {thread_id!r} already exists")
         thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}))
         self.threads[thread.thread_id] = thread
+        if thread_id is None and isinstance(self.saver, FreshThreads):  # (an id we made: nothing saved)
+            self.saver.fresh.add(thread.thread_id)
         return thread
 
     async def runs_of(self, thread_id: str) -> list[dict[str, Any]]:

@@ -133,7 +133,7 @@ class ScaledRegistry(Registry):
     """The registry of one worker among several sharing PostgreSQL and Redis."""
 
     def __init__(self, graphs: dict[str, Any], saver: Any, pool: Any, redis: Any, **options: Any) -> None:
-        super().__init__(graphs, saver, **options)
+        super().__init__(graphs, saver, fresh_threads=False, **options)  # (other workers write too)
         self.pool = pool
         self.redis = redis
         self.worker = str(uuid.uuid4())
