@@ -203,9 +203,11 @@ def task_writes(graph: CompiledStateGraph, task: Task) -> Writes:
 
 
 def load_writes(task: Task, writes: Iterable[tuple[str, Any]]) -> None:
-    """The opposite of ``task_writes``: saved writes back into a task that will not run again."""
+    """The opposite of ``task_writes``: saved writes back into a task that will not run again.
+    They replace what the task holds (a start task is planned with its input's writes already)."""
     from lgtrace.runtime.run import update_of
 
+    task.writes, task.goto = [], []
     for ch, value in writes:
         if ch.startswith(BRANCH_PREFIX):
             task.goto.append(ch[len(BRANCH_PREFIX) :])

@@ -29,17 +29,15 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "lgtrace.server", "--config", str(PROJECT / "langgraph.json")]
         args += ["--port", str(self.port), "--db", str(tmp / "checkpoints.sqlite"), *extra]
-        self.proc = subprocess.Popen(
-            args,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.log = tmp / f"serve-{self.port}.log"  # a file: a pipe nobody reads would block the server
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"lgtrace serve exited: {self.proc.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"lgtrace serve exited: {self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}/ok", timeout=1).status_code == 200:
                     return
