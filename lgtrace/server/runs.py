@@ -117,9 +117,7 @@ class Run:
     async def add(self, event: str, data: Any) -> None:
         await self.log.add(event, data if isinstance(data, str) else dumps(data))
 
-    async def finish(self, status: str) -> None:
-        self.status = status
-        self.updated_at = now()
+    async def finish(self) -> None:
         self.done = True
         # events are kept for replay only when the stream is resumable (as the Agent Server)
         await self.log.finish(keep=bool(self.body.get("stream_resumable")))
@@ -466,8 +464,11 @@ class Registry:
             thread.touch()
             try:
                 await self.ended(thread, run, status)
-                await run.finish(status)
-                await self.saved(thread, run)
+                run.status, run.updated_at = status, now()
+                try:  # recorded before the log ends: a client whose stream closes asks the run how it ended
+                    await self.saved(thread, run)
+                finally:
+                    await run.finish()
                 if thread.temporary and run.body.get("on_completion", "delete") == "delete":
                     await self.saver.adelete_thread(thread.thread_id)
                     self.threads.pop(thread.thread_id, None)

@@ -62,6 +62,10 @@ CREATE INDEX IF NOT EXISTS lgtrace_runs_active ON lgtrace_runs (status)
 """
 
 
+REDIS_SOCKET_TIMEOUT = 30.0
+"""Seconds a worker waits for Redis to answer (longer than a blocking read between heartbeats)."""
+
+
 class RedisLog:
     """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it."""
 
@@ -406,7 +410,9 @@ async def open_scaled(
     stack.push_async_callback(saver_pool.close)
     saver = AsyncPostgresSaver(saver_pool)
     await saver.setup()
-    redis = Redis.from_url(redis_url)
+    # redis-py 8 waits 5 s for an answer by default: as long as an SSE response blocks in XREAD
+    # between heartbeats, so a quiet stream would end in a TimeoutError (a URL option overrides this)
+    redis = Redis.from_url(redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT)
     stack.push_async_callback(redis.aclose)
     registry = ScaledRegistry(graphs, saver, pool, redis, **options)
     await registry.setup()

@@ -57,6 +57,31 @@ def test_a_run_started_on_one_worker_is_joined_on_another(workers):
     assert two.runs.get(tid, run_ids[0])["status"] == "success"
 
 
+def test_a_quiet_run_and_its_end(workers):
+    """A step quiet for longer than Redis's default 5 s socket timeout does not break the stream
+    (the SSE response waits in a blocking read between heartbeats), and once the stream ends the
+    run's record already says how it ended (the SDK asks on close, and reconnects to a running run)."""
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    run_ids = []
+    parts = _events(
+        one.runs.stream(
+            tid,
+            "quiet",
+            input={"log": [], "delay": 6.5},
+            stream_mode="updates",
+            on_run_created=lambda m: run_ids.append(m["run_id"]),
+        )
+    )
+    assert [e for _, e, _ in parts] == ["metadata", "updates"]
+    assert two.runs.get(tid, run_ids[0])["status"] == "success"
+    for _ in range(20):
+        tid = one.threads.create()["thread_id"]
+        ended = one.runs.wait(tid, "quiet", input={"log": [], "delay": 0}, raise_error=False)
+        assert ended["log"] == ["tick0"]
+        assert two.runs.list(tid)[0]["status"] == "success"
+
+
 def test_cancel_sent_to_another_worker_stops_the_run(workers):
     one, two = (get_sync_client(url=w.url) for w in workers)
     tid = one.threads.create()["thread_id"]

@@ -268,7 +268,7 @@ def test_a_busy_thread_rejects_a_second_run(client):
 
 def test_assistants(client):
     found = client.assistants.search()
-    assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "nested", "remote", "ticker"]
+    assert sorted(a["graph_id"] for a in found) == ["agent", "broken", "nested", "quiet", "remote", "ticker"]
     one = client.assistants.get(found[0]["assistant_id"])
     assert one["graph_id"] == found[0]["graph_id"]
 

@@ -1,6 +1,6 @@
 """Graphs served in the server tests: a chat agent whose model streams tokens (a fake streaming
 chat model, offline) and asks for approval with interrupt(); a ticker of slow steps (for joins,
-cancels and disconnects); a node that raises."""
+cancels and disconnects) and one long step; a node that raises."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ for _i in range(6):
     _ticker.add_node(f"s{_i}", _tick(_i))
     _ticker.add_edge(START if _i == 0 else f"s{_i - 1}", f"s{_i}")
 ticker = _ticker.compile()
+quiet = StateGraph(Ticks).add_node("s0", _tick(0)).add_edge(START, "s0").compile()  # one slow step
 
 
 def _fail(state: Ticks):
