@@ -305,7 +305,7 @@ def create_app(
         thread = registry.threads.get(run.thread_id) or Thread(run.thread_id)
         after = request.headers.get("last-event-id")
         if after is None:  # no id: the live tail only
-            after = run.log.tail_position()
+            after = await run.log.tail_position()
         run.log.check_id(after)
         cancel = request.query_params.get("cancel_on_disconnect") in ("true", "1", "True")
         return _sse(run, thread, after, cancel, registry)

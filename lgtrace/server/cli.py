@@ -44,6 +44,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="worker processes sharing the address (more than 1 needs --postgres and --redis)",
     )
+    p.add_argument(
+        "--retry-lost-runs",
+        type=int,
+        default=int(os.environ.get("LGTRACE_RETRY_LOST_RUNS") or 0),
+        metavar="N",
+        help="with several workers: a run whose worker died is continued from its last checkpoint by "
+        "another worker, at most N more times (default 0: it is failed; env LGTRACE_RETRY_LOST_RUNS)",
+    )
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # (one of several workers)
     return p.parse_args(argv)
 
@@ -64,11 +72,20 @@ async def serve(args: argparse.Namespace) -> None:
     }
     if bool(args.postgres) != bool(args.redis):
         raise ConfigError("several workers need both --postgres and --redis (or POSTGRES_URI and REDIS_URI)")
+    if args.retry_lost_runs and not args.postgres:
+        raise ConfigError(
+            "--retry-lost-runs needs --postgres and --redis (a run is taken over by another worker)"
+        )
     if args.postgres:
         from lgtrace.server.scale import open_scaled
 
         registry, resources = await open_scaled(
-            project.graphs, args.postgres, args.redis, max_events=args.max_events, keep_runs=args.keep_runs
+            project.graphs,
+            args.postgres,
+            args.redis,
+            max_events=args.max_events,
+            keep_runs=args.keep_runs,
+            retry_lost=args.retry_lost_runs,
         )
         async with resources:
             await _run(create_app(project.graphs, registry.saver, registry=registry, **options), args)

@@ -100,6 +100,10 @@ class Run:
     error: Any = None
     task: asyncio.Task[None] | None = None
     cancel_action: str | None = None
+    attempt: int = 1
+    from_checkpoint: bool = False
+    """A retry of a run whose worker died: the graph continues the thread from its last checkpoint
+    (which this run wrote) instead of taking the run's input again."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -167,7 +171,7 @@ class MemoryLog:
         if not event_id.lstrip("-").isdigit():
             raise RunError(422, f"Last-Event-ID {event_id!r} is not an event id of this run")
 
-    def tail_position(self) -> str:
+    async def tail_position(self) -> str:
         """Where a client without ``Last-Event-ID`` starts: after what is there now."""
         return str(self.next_seq - 1)
 
@@ -483,6 +487,8 @@ class Registry:
         config = _run_config(body, thread, run, graph_id, self.assistants[graph_id])
         if rollback_to:
             config["configurable"]["checkpoint_id"] = rollback_to
+        if run.from_checkpoint:  # (a retry continues where the run got to, not from a checkpoint it named)
+            config["configurable"].pop("checkpoint_id", None)
         run.status = "running"
         await self.saved(thread, run)
         modes = body["stream_mode"]
@@ -494,6 +500,8 @@ class Registry:
                 kwargs[key] = body[key]
         command = body.get("command")
         graph_input = Command(**_command(command)) if command is not None else body.get("input")
+        if run.from_checkpoint:
+            graph_input = None
         legacy = _LegacyMessages() if "messages" in modes else None
         status = "success"
         try:
@@ -581,6 +589,7 @@ def _run_config(
             "assistant_id": assistant_id,
             "run_id": run.run_id,
             "thread_id": thread.thread_id,
+            "run_attempt": run.attempt,
         }
     )
     config["run_id"] = uuid.UUID(run.run_id)

@@ -10,20 +10,27 @@ turn-taking through Redis.
   cancel the holder wherever it runs, ``enqueue`` waits for the key).
 - Cancel reaches the worker running the run through a Redis channel.
 - A worker that dies: its heartbeat key expires, and another worker marks its runs failed (an
-  ``error`` event, the thread left at its last checkpoint, resumable) within ``LOST_AFTER`` seconds.
+  ``error`` event, the thread left at its last checkpoint, resumable) within ``LOST_AFTER`` seconds,
+  or, with ``retry_lost`` (``--retry-lost-runs N``), takes each over as its next attempt (at most N
+  more): a ``metadata`` event with the attempt number, then the graph continues the thread from the
+  last checkpoint the run wrote (from the run's input when it wrote none), its events appended to the
+  same stream (a client joined to the run reads on; the task that was running when the worker died
+  runs again, so its events before the failure may show twice).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import re
+import time
 import uuid
 from typing import Any
 
-from lgtrace.server.runs import BUSY, Registry, Run, RunError, Thread
-from lgtrace.server.serde import dumps
+from lgtrace.server.runs import BUSY, Registry, Run, RunError, Thread, log
+from lgtrace.server.serde import dumps, error_of
 
 HEARTBEAT = 1.0
 """Seconds between a worker's heartbeats (and refreshes of the thread keys of its runs)."""
@@ -56,6 +63,7 @@ CREATE TABLE IF NOT EXISTS lgtrace_runs (
     error JSONB,
     worker TEXT NOT NULL
 );
+ALTER TABLE lgtrace_runs ADD COLUMN IF NOT EXISTS attempt INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS lgtrace_runs_thread ON lgtrace_runs (thread_id);
 CREATE INDEX IF NOT EXISTS lgtrace_runs_active ON lgtrace_runs (status)
     WHERE status IN ('pending', 'running');
@@ -64,68 +72,255 @@ CREATE INDEX IF NOT EXISTS lgtrace_runs_active ON lgtrace_runs (status)
 
 REDIS_SOCKET_TIMEOUT = 30.0
 """Seconds a worker waits for Redis to answer (longer than a blocking read between heartbeats)."""
+REDIS_CONNECTIONS = 64
+"""Connections a worker opens to Redis at most (a command waits for a free one): the runs' writes
+share them, and all streams read here share one (``Tails``)."""
+HEARTBEAT_READ = 5.0
+"""Seconds a blocking read of run streams waits for events."""
+BATCH = 1000
+"""Events read per stream per read."""
+WINDOW = 2000
+"""Events of a run stream a worker keeps for its readers (one behind them reads Redis directly)."""
+IDLE = 10.0
+"""Seconds a stream nobody here reads is still followed (a reader may come back)."""
+DONE_IDLE = 2.0
+"""The same, for a stream that ended."""
+RUN_TTL = 3600
+"""Seconds a finished run's events stay in Redis (when kept for replay)."""
+
+
+Entry = tuple[str, str, str]
+"""``(event id, event name, data JSON)``."""
 
 
 class RedisLog:
-    """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it."""
+    """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it. Clients of
+    this worker read through its ``Tails`` (one blocking read for all of them)."""
 
-    def __init__(self, redis: Any, run_id: str, max_events: int, ttl: int = 3600) -> None:
+    def __init__(self, redis: Any, run_id: str, max_events: int, tails: Tails | None = None) -> None:
         self.redis = redis
         self.key = f"lgtrace:run:{run_id}"
         self.max_events = max_events
-        self.ttl = ttl
+        self.tails = tails
 
     async def add(self, event: str, data: str) -> None:
         await self.redis.xadd(self.key, {"e": event, "d": data}, maxlen=self.max_events, approximate=False)
 
     async def finish(self, keep: bool = True) -> None:
-        """The run ended (a done marker); the stream expires after ``ttl`` seconds, or a minute when
-        its events are not kept for replay (readers still tailing it get to the marker)."""
+        """The run ended (a done marker); the stream expires after ``RUN_TTL`` seconds, or a minute
+        when its events are not kept for replay (readers still tailing it get to the marker)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.key, {"e": _DONE, "d": ""}, maxlen=self.max_events + 1, approximate=False)
-            pipe.expire(self.key, self.ttl if keep else 60)
+            pipe.expire(self.key, RUN_TTL if keep else 60)
             await pipe.execute()
 
     def check_id(self, event_id: str) -> None:
         if event_id != "-1" and not _ID.match(event_id):
             raise RunError(422, f"Last-Event-ID {event_id!r} is not an event id of this run")
 
-    def tail_position(self) -> str:
-        return "$"
+    async def tail_position(self) -> str:
+        newest = await self.redis.xrevrange(self.key, count=1)
+        return newest[0][0].decode() if newest else "0-0"
 
-    async def read(self, after: str, timeout: float) -> tuple[list[tuple[str, str, str]], bool, bool]:
-        start = "0-0" if after == "-1" else after
-        if after not in ("-1", "$") and await self._trimmed_past(after):
-            return [], True, False
-        found = await self.redis.xread({self.key: start}, count=1000, block=max(1, int(timeout * 1000)))
-        out: list[tuple[str, str, str]] = []
-        done = False
-        for _, entries in found or ():
-            for entry_id, fields in entries:
-                event = fields[b"e"].decode()
-                if event == _DONE:
-                    done = True
-                    break
-                out.append((entry_id.decode(), event, fields[b"d"].decode()))
-        return out, False, done
-
-    async def _trimmed_past(self, after: str) -> bool:
-        """Whether events after ``after`` were trimmed away (the client fell behind)."""
-        with contextlib.suppress(Exception):  # (no stream yet: nothing was trimmed)
-            info = await self.redis.xinfo_stream(self.key)
-            deleted = info.get("max-deleted-entry-id") or b"0-0"
-            deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-            return _key(deleted) > _key(after)
-        return False
+    async def read(self, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
+        """Events after id ``after`` (``"-1"``: from the start), waiting up to ``timeout`` for some:
+        ``(events, lagged, done)``."""
+        after = "0-0" if after == "-1" else after
+        if self.tails is not None:
+            return await self.tails.read(self.key, after, timeout)
+        return await read_stream(self.redis, self.key, after, timeout)
 
     async def wait_done(self) -> None:
         position = "0-0"
         while True:
-            events, _, done = await self.read(position, 5.0)
+            events, _, done = await self.read(position, HEARTBEAT_READ)
             if done:
                 return
             if events:
                 position = events[-1][0]
+
+
+async def read_stream(redis: Any, key: str, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
+    """Events of one stream after ``after`` straight from Redis, waiting up to ``timeout``."""
+    if after != "0-0" and await _trimmed_past(redis, key, after):
+        return [], True, False
+    found = await redis.xread({key: after}, count=BATCH, block=max(1, int(timeout * 1000)))
+    out, done = _entries(found[0][1] if found else ())
+    return out, False, done
+
+
+def _entries(raw: Any) -> tuple[list[Entry], bool]:
+    out: list[Entry] = []
+    for entry_id, fields in raw:
+        event = fields[b"e"].decode()
+        if event == _DONE:
+            return out, True
+        out.append((entry_id.decode(), event, fields[b"d"].decode()))
+    return out, False
+
+
+async def _trimmed_past(redis: Any, key: str, after: str) -> bool:
+    """Whether events after ``after`` were trimmed away (the reader fell behind)."""
+    with contextlib.suppress(Exception):  # (no stream yet: nothing was trimmed)
+        info = await redis.xinfo_stream(key)
+        deleted = info.get("max-deleted-entry-id") or b"0-0"
+        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        return _key(deleted) > _key(after)
+    return False
+
+
+class Feed:
+    """One run stream as this worker's ``Tails`` follows it: the events read so far, a window of
+    ``WINDOW`` kept for its readers, who wait for more on ``arrived``."""
+
+    def __init__(self, position: str) -> None:
+        self.position = position
+        """The id of the last event read from Redis (where the next read starts)."""
+        self.floor = position
+        """Readers at or after this id are served from the window."""
+        self.events: collections.deque[Entry] = collections.deque()
+        self.done = False
+        self.lagged = False
+        self.error: BaseException | None = None
+        self.arrived = asyncio.Event()
+        self.used = time.monotonic()
+        self.waiting = 0
+
+    def add(self, entries: list[Entry], done: bool) -> None:
+        self.events.extend(entries)
+        while len(self.events) > WINDOW:
+            self.floor = self.events.popleft()[0]
+        if entries:
+            self.position = entries[-1][0]
+        self.done = self.done or done
+        self.wake()
+
+    def wake(self) -> None:
+        self.arrived.set()
+        self.arrived = asyncio.Event()
+
+    def after(self, after: str) -> list[Entry] | None:
+        """The window's events after ``after``; None when ``after`` is older than the window."""
+        key = _key(after)
+        if key < _key(self.floor):
+            return None
+        newer = []
+        for entry in reversed(self.events):  # (readers are near the end: walk back to them)
+            if _key(entry[0]) <= key:
+                break
+            newer.append(entry)
+        newer.reverse()
+        return newer
+
+
+class Tails:
+    """Every run stream this worker's clients read, followed by one blocking ``XREAD`` for all of
+    them: 200 streaming clients cost one Redis connection and one read per batch of events, not
+    200. A stream is added when its first reader here arrives (a wake-up entry in the worker's own
+    stream ends the read in progress, so the new stream is read at once) and dropped when nobody
+    has read it for ``IDLE`` seconds. A reader behind the window reads Redis directly."""
+
+    def __init__(self, redis: Any, worker: str) -> None:
+        self.redis = redis
+        self.wake_key = f"lgtrace:wake:{worker}"
+        self.wake_id = "0-0"
+        self.feeds: dict[str, Feed] = {}
+        self.added = asyncio.Event()
+        self.reading = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self.wake_key)
+
+    async def read(self, key: str, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
+        feed = self.feeds.get(key)
+        if feed is None:
+            feed = self.feeds[key] = Feed(after)
+            await self._wake()
+        feed.used = time.monotonic()
+        if feed.error is not None:
+            raise feed.error
+        pending = feed.after(after)
+        if pending is None:  # (behind the window: from Redis)
+            return await read_stream(self.redis, key, after, timeout)
+        if not pending and not feed.done and not feed.lagged:
+            arrived = feed.arrived
+            feed.waiting += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), timeout)
+            finally:
+                feed.waiting -= 1
+                feed.used = time.monotonic()
+            if feed.error is not None:
+                raise feed.error
+            pending = feed.after(after)
+            if pending is None:
+                return await read_stream(self.redis, key, after, timeout)
+        return pending, feed.lagged and not pending, feed.done
+
+    async def _wake(self) -> None:
+        self.added.set()
+        if self.reading:  # (end the read in progress: it does not include the new stream)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.wake_key, {"w": ""}, maxlen=1, approximate=False)
+                pipe.expire(self.wake_key, RUN_TTL)
+                await pipe.execute()
+
+    async def _follow(self) -> None:
+        while True:
+            self._drop_idle()
+            if not self.feeds:
+                self.added.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.added.wait(), IDLE)
+                continue
+            self.added.clear()
+            streams = {key: feed.position for key, feed in self.feeds.items() if not feed.done}
+            if not streams:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.added.wait(), IDLE)
+                continue
+            streams[self.wake_key] = self.wake_id
+            self.reading = True
+            try:
+                found = await self.redis.xread(streams, count=BATCH, block=int(HEARTBEAT_READ * 1000))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: every reader here gets the error
+                for key in streams:
+                    feed = self.feeds.pop(key, None)
+                    if feed is not None:
+                        feed.error = exc
+                        feed.wake()
+                continue
+            finally:
+                self.reading = False
+            for raw_key, raw in found or ():
+                key = raw_key.decode()
+                if key == self.wake_key:
+                    self.wake_id = raw[-1][0].decode()
+                    continue
+                feed = self.feeds.get(key)
+                if feed is None:
+                    continue
+                if len(raw) == BATCH and await _trimmed_past(self.redis, key, feed.position):
+                    feed.lagged = True  # (the writer outran this worker's reads)
+                entries, done = _entries(raw)
+                feed.add(entries, done)
+
+    def _drop_idle(self) -> None:
+        now = time.monotonic()
+        for key, feed in list(self.feeds.items()):
+            if not feed.waiting and now - feed.used > (DONE_IDLE if feed.done else IDLE):
+                del self.feeds[key]
 
 
 def _key(event_id: str) -> tuple[int, int]:
@@ -136,11 +331,23 @@ def _key(event_id: str) -> tuple[int, int]:
 class ScaledRegistry(Registry):
     """The registry of one worker among several sharing PostgreSQL and Redis."""
 
-    def __init__(self, graphs: dict[str, Any], saver: Any, pool: Any, redis: Any, **options: Any) -> None:
+    def __init__(
+        self,
+        graphs: dict[str, Any],
+        saver: Any,
+        pool: Any,
+        redis: Any,
+        *,
+        retry_lost: int = 0,
+        **options: Any,
+    ) -> None:
         super().__init__(graphs, saver, fresh_threads=False, **options)  # (other workers write too)
         self.pool = pool
         self.redis = redis
+        self.retry_lost = retry_lost
+        """Attempts a run whose worker died gets on another worker (0: it is failed)."""
         self.worker = str(uuid.uuid4())
+        self.tails = Tails(redis, self.worker)
         self.background: list[asyncio.Task[Any]] = []
         self.keys: dict[str, str] = {}
         """Thread keys this worker holds: thread id -> run id."""
@@ -151,11 +358,13 @@ class ScaledRegistry(Registry):
         await self._beat()
         loop = asyncio.get_running_loop()
         self.background = [loop.create_task(self._heartbeats()), loop.create_task(self._cancels())]
+        self.tails.start()
 
     async def close(self) -> None:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.tails.close()
         with contextlib.suppress(Exception):
             await self.redis.delete(f"lgtrace:worker:{self.worker}")
 
@@ -269,7 +478,7 @@ class ScaledRegistry(Registry):
     # -- turns -----------------------------------------------------------------------------------
 
     def new_log(self, run: Run) -> RedisLog:
-        return RedisLog(self.redis, run.run_id, self.max_events)
+        return RedisLog(self.redis, run.run_id, self.max_events, self.tails)
 
     def _thread_key(self, thread_id: str) -> str:
         return f"lgtrace:thread:{thread_id}"
@@ -343,34 +552,75 @@ class ScaledRegistry(Registry):
                 await self._sweep()
 
     async def _sweep(self) -> None:
-        """Runs of workers whose heartbeat expired: failed, their threads left as saved."""
+        """Runs of workers whose heartbeat expired: taken over (``retry_lost``) or failed, their
+        threads left as saved."""
         async with self.pool.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT run_id, thread_id, worker FROM lgtrace_runs "
+                    "SELECT run_id, thread_id, worker, attempt FROM lgtrace_runs "
                     "WHERE status IN ('pending', 'running') AND worker <> %s",
                     (self.worker,),
                 )
             ).fetchall()
-        for run_id, thread_id, worker in rows:
+        for run_id, thread_id, worker, attempt in rows:
             if await self.redis.exists(f"lgtrace:worker:{worker}"):
                 continue
-            lost = {"error": "WorkerLost", "message": f"the worker running run {run_id} stopped"}
-            async with self.pool.connection() as conn:
-                cur = await conn.execute(
-                    "UPDATE lgtrace_runs SET status = 'error', error = %s WHERE run_id = %s AND status IN "
-                    "('pending', 'running')",
-                    (dumps(lost), run_id),
-                )
+            if attempt <= self.retry_lost:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute(
+                        "UPDATE lgtrace_runs SET worker = %s, attempt = attempt + 1 WHERE run_id = %s "
+                        "AND worker = %s AND status IN ('pending', 'running')",
+                        (self.worker, run_id, worker),
+                    )
                 if cur.rowcount != 1:
-                    continue  # (another worker got there first)
-                await conn.execute(
-                    "UPDATE lgtrace_threads SET status = 'error', error = %s WHERE thread_id = %s",
-                    (dumps(lost), thread_id),
-                )
-            log = RedisLog(self.redis, run_id, self.max_events)
-            await log.add("error", dumps(lost))
-            await log.finish()
+                    continue  # (another worker took it first)
+                try:
+                    await self._take_over(run_id, thread_id, attempt + 1)
+                    continue
+                except Exception as exc:
+                    log.exception("lgtrace serve: could not take over run %s", run_id)
+                    await self._fail(run_id, thread_id, error_of(exc))
+                    continue
+            await self._fail(
+                run_id,
+                thread_id,
+                {"error": "WorkerLost", "message": f"the worker running run {run_id} stopped"},
+            )
+
+    async def _fail(self, run_id: str, thread_id: str, error: dict[str, Any]) -> None:
+        """End a run nobody runs any more with ``error`` (unless another worker ended it first)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE lgtrace_runs SET status = 'error', error = %s WHERE run_id = %s AND status IN "
+                "('pending', 'running')",
+                (dumps(error), run_id),
+            )
+            if cur.rowcount != 1:
+                return
+            await conn.execute(
+                "UPDATE lgtrace_threads SET status = 'error', error = %s WHERE thread_id = %s",
+                (dumps(error), thread_id),
+            )
+        events = RedisLog(self.redis, run_id, self.max_events)
+        await events.add("error", dumps(error))
+        await events.finish()
+
+    async def _take_over(self, run_id: str, thread_id: str, attempt: int) -> None:
+        """Run ``run_id`` again here, as its attempt ``attempt``, once the thread's key is free (the
+        dead worker's expires)."""
+        thread = await self.thread(thread_id)
+        run = await self.run(run_id)
+        run.attempt, run.status, run.done = attempt, "pending", False
+        config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        async for _ in self.saver.alist(config, filter={"run_id": run_id}, limit=1):
+            run.from_checkpoint = True
+        graph_id = self.graph_id(run.assistant_id)
+        thread.status = "busy"
+        self.runs[run_id] = run
+        await run.add("metadata", {"run_id": run_id, "attempt": attempt})
+        run.task = asyncio.get_running_loop().create_task(
+            self._execute(thread, run, graph_id, ("enqueue", None))
+        )
 
     async def _cancels(self) -> None:
         pubsub = self.redis.pubsub()
@@ -395,7 +645,7 @@ async def open_scaled(
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row, tuple_row
     from psycopg_pool import AsyncConnectionPool
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 
     stack = contextlib.AsyncExitStack()
     pool = AsyncConnectionPool(
@@ -412,7 +662,13 @@ async def open_scaled(
     await saver.setup()
     # redis-py 8 waits 5 s for an answer by default: as long as an SSE response blocks in XREAD
     # between heartbeats, so a quiet stream would end in a TimeoutError (a URL option overrides this)
-    redis = Redis.from_url(redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT)
+    pool_of_redis = BlockingConnectionPool.from_url(
+        redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=REDIS_SOCKET_TIMEOUT,
+        socket_timeout=REDIS_SOCKET_TIMEOUT,
+    )
+    redis = Redis.from_pool(pool_of_redis)
     stack.push_async_callback(redis.aclose)
     registry = ScaledRegistry(graphs, saver, pool, redis, **options)
     await registry.setup()

@@ -82,6 +82,54 @@ def test_a_quiet_run_and_its_end(workers):
         assert two.runs.list(tid)[0]["status"] == "success"
 
 
+def test_150_streams_on_one_worker(workers, redis_server):
+    """150 clients streaming from one worker at once: every stream complete, and the worker reads
+    them all through one connection to Redis (its connections stay far below one per stream)."""
+    import asyncio
+    import threading
+
+    import redis
+    from langgraph_sdk.client import LangGraphClient
+
+    n = 150
+    probe = redis.Redis.from_url(redis_server.url)
+    counts, stop = [], threading.Event()
+
+    def sample():
+        while not stop.wait(0.05):
+            counts.append(len(probe.client_list()))
+
+    async def main():
+        http = httpx.AsyncClient(
+            base_url=workers[0].url,
+            limits=httpx.Limits(max_connections=n + 10),
+            timeout=httpx.Timeout(60, pool=60),
+        )
+        client = LangGraphClient(http)
+        threads = await asyncio.gather(*(client.threads.create() for _ in range(n)))
+
+        async def one(thread):
+            stream = client.runs.stream(  # (a 1 s step: every client waits at once)
+                thread["thread_id"], "quiet", input={"log": [], "delay": 1.0}, stream_mode="updates"
+            )
+            return [part.event async for part in stream]
+
+        try:
+            return await asyncio.gather(*(one(t) for t in threads))
+        finally:
+            await http.aclose()
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        streams = asyncio.run(main())
+    finally:
+        stop.set()
+        sampler.join()
+    assert all(events == ["metadata", "updates"] for events in streams)
+    assert counts and max(counts) < 30, max(counts)  # (both workers and this probe; 18 when written)
+
+
 def test_cancel_sent_to_another_worker_stops_the_run(workers):
     one, two = (get_sync_client(url=w.url) for w in workers)
     tid = one.threads.create()["thread_id"]
@@ -125,6 +173,34 @@ def test_a_worker_killed_mid_run(workers):
     assert 0 < done_before < 6 and state["next"]  # the thread stays at its last checkpoint
     resumed = two.runs.wait(tid, "ticker", input=None)  # and continues from there on worker 2
     assert resumed["log"] == [f"tick{i}" for i in range(6)]
+
+
+def test_a_run_whose_worker_died_is_taken_over(tmp_path, postgres_url, redis_server):
+    """``--retry-lost-runs 1`` (here its env var): another worker continues the run from its last
+    checkpoint as attempt 2, in the same event stream; the thread ends as one unbroken run would."""
+    env = {"POSTGRES_URI": postgres_url, "REDIS_URI": redis_server.url, "LGTRACE_RETRY_LOST_RUNS": "1"}
+    started = [Server(tmp_path, env=env), Server(tmp_path, env=env)]
+    try:
+        one, two = (get_sync_client(url=w.url) for w in started)
+        tid = one.threads.create()["thread_id"]
+        run = one.runs.create(
+            tid, "ticker", input={"log": [], "delay": 0.3}, durability="sync", stream_mode="updates"
+        )
+        time.sleep(0.8)
+        os.kill(started[0].proc.pid, signal.SIGKILL)
+        events = _events(two.runs.join_stream(tid, run["run_id"], last_event_id="-1"))
+        names = [e for _, e, _ in events]
+        assert [d["attempt"] for _, e, d in events if e == "metadata"] == [1, 2]
+        assert "error" not in names
+        first_attempt = names.index("metadata", 1)
+        assert 0 < first_attempt - 1 < 6  # (some steps ran on worker 1, the rest on worker 2)
+        nodes = [next(iter(d)) for _, e, d in events if e == "updates"]
+        assert set(nodes) == {f"s{i}" for i in range(6)} and nodes[-1] == "s5"
+        assert two.runs.get(tid, run["run_id"])["status"] == "success"
+        assert two.threads.get_state(tid)["values"]["log"] == [f"tick{i}" for i in range(6)]
+    finally:
+        for w in started:
+            w.stop()
 
 
 def test_redis_restarted_mid_run(workers, redis_server):

@@ -4,6 +4,7 @@ cancels and disconnects) and one long step; a node that raises."""
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import time
 from typing import Annotated, TypedDict
@@ -71,7 +72,14 @@ for _i in range(6):
     _ticker.add_node(f"s{_i}", _tick(_i))
     _ticker.add_edge(START if _i == 0 else f"s{_i - 1}", f"s{_i}")
 ticker = _ticker.compile()
-quiet = StateGraph(Ticks).add_node("s0", _tick(0)).add_edge(START, "s0").compile()  # one slow step
+
+
+async def _quiet(state: Ticks):
+    await asyncio.sleep(state.get("delay", 0.05))
+    return {"log": ["tick0"]}
+
+
+quiet = StateGraph(Ticks).add_node("s0", _quiet).add_edge(START, "s0").compile()  # one slow async step
 
 
 def _fail(state: Ticks):
