@@ -25,6 +25,7 @@ import collections
 import contextlib
 import json
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -72,6 +73,8 @@ CREATE INDEX IF NOT EXISTS lgtrace_runs_active ON lgtrace_runs (status)
 
 REDIS_SOCKET_TIMEOUT = 30.0
 """Seconds a worker waits for Redis to answer (longer than a blocking read between heartbeats)."""
+MAX_QUEUED = 10_000
+"""Events waiting to be written to Redis after which a run's next event waits for them."""
 REDIS_CONNECTIONS = 64
 """Connections a worker opens to Redis at most (a command waits for a free one): the runs' writes
 share them, and all streams read here share one (``Tails``)."""
@@ -79,7 +82,7 @@ HEARTBEAT_READ = 5.0
 """Seconds a blocking read of run streams waits for events."""
 BATCH = 1000
 """Events read per stream per read."""
-WINDOW = 2000
+WINDOW = 256
 """Events of a run stream a worker keeps for its readers (one behind them reads Redis directly)."""
 IDLE = 10.0
 """Seconds a stream nobody here reads is still followed (a reader may come back)."""
@@ -94,25 +97,29 @@ Entry = tuple[str, str, str]
 
 
 class RedisLog:
-    """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it. Clients of
-    this worker read through its ``Tails`` (one blocking read for all of them)."""
+    """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it. This worker
+    writes them through its ``Writes`` (one pipeline for every run's waiting events) and its clients
+    read them through its ``Tails`` (one blocking read for every stream they follow)."""
 
-    def __init__(self, redis: Any, run_id: str, max_events: int, tails: Tails | None = None) -> None:
+    def __init__(self, redis: Any, run_id: str, max_events: int, writes: Writes, tails: Tails) -> None:
         self.redis = redis
         self.key = f"lgtrace:run:{run_id}"
         self.max_events = max_events
+        self.writes = writes
         self.tails = tails
+        self.failed: BaseException | None = None
+        """Why events of this run could not be written (the next ``add`` raises it)."""
 
     async def add(self, event: str, data: str) -> None:
-        await self.redis.xadd(self.key, {"e": event, "d": data}, maxlen=self.max_events, approximate=False)
+        if self.failed is not None:
+            raise self.failed
+        await self.writes.put(self, event, data)
 
     async def finish(self, keep: bool = True) -> None:
-        """The run ended (a done marker); the stream expires after ``RUN_TTL`` seconds, or a minute
-        when its events are not kept for replay (readers still tailing it get to the marker)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.key, {"e": _DONE, "d": ""}, maxlen=self.max_events + 1, approximate=False)
-            pipe.expire(self.key, RUN_TTL if keep else 60)
-            await pipe.execute()
+        """The run ended (a done marker after its events); the stream expires after ``RUN_TTL``
+        seconds, or a minute when its events are not kept for replay (readers still tailing it get
+        to the marker). Returns once the marker is in Redis."""
+        await self.writes.put(self, _DONE, "" if keep else "drop", wait=True)
 
     def check_id(self, event_id: str) -> None:
         if event_id != "-1" and not _ID.match(event_id):
@@ -125,10 +132,7 @@ class RedisLog:
     async def read(self, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
         """Events after id ``after`` (``"-1"``: from the start), waiting up to ``timeout`` for some:
         ``(events, lagged, done)``."""
-        after = "0-0" if after == "-1" else after
-        if self.tails is not None:
-            return await self.tails.read(self.key, after, timeout)
-        return await read_stream(self.redis, self.key, after, timeout)
+        return await self.tails.read(self.key, "0-0" if after == "-1" else after, timeout)
 
     async def wait_done(self) -> None:
         position = "0-0"
@@ -167,6 +171,62 @@ async def _trimmed_past(redis: Any, key: str, after: str) -> bool:
         deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
         return _key(deleted) > _key(after)
     return False
+
+
+class Writes:
+    """Every run stream this worker writes, written by one task: each round sends the events waiting
+    (of every run, in the order they came) in one pipeline, so a run never waits for Redis per event
+    and 200 runs streaming tokens cost a few round trips per round, not one per token. A run that
+    gets ``MAX_QUEUED`` events ahead of Redis waits for them to be written."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self.queue: list[tuple[RedisLog, str, str, asyncio.Future[None] | None]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def put(self, log: RedisLog, event: str, data: str, *, wait: bool = False) -> None:
+        written = (
+            asyncio.get_running_loop().create_future() if wait or len(self.queue) >= MAX_QUEUED else None
+        )
+        self.queue.append((log, event, data, written))
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._write())
+        if written is not None:
+            await written
+
+    async def _write(self) -> None:
+        try:
+            while self.queue:
+                batch, self.queue = self.queue, []
+                error: BaseException | None = None
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for log, event, data, _ in batch:
+                            if event == _DONE:
+                                pipe.xadd(
+                                    log.key,
+                                    {"e": _DONE, "d": ""},
+                                    maxlen=log.max_events + 1,
+                                    approximate=False,
+                                )
+                                pipe.expire(log.key, 60 if data == "drop" else RUN_TTL)
+                            else:
+                                pipe.xadd(
+                                    log.key, {"e": event, "d": data}, maxlen=log.max_events, approximate=False
+                                )
+                        await pipe.execute()
+                except Exception as exc:  # (Redis away: these runs fail on their next event)
+                    error = exc
+                for log, _, _, written in batch:
+                    if error is not None:
+                        log.failed = error
+                    if written is not None and not written.done():
+                        if error is None:
+                            written.set_result(None)
+                        else:
+                            written.set_exception(error)
+        finally:
+            self.task = None
 
 
 class Feed:
@@ -338,33 +398,51 @@ class ScaledRegistry(Registry):
         pool: Any,
         redis: Any,
         *,
+        redis_url: str,
         retry_lost: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(graphs, saver, fresh_threads=False, **options)  # (other workers write too)
         self.pool = pool
         self.redis = redis
+        self.redis_url = redis_url
         self.retry_lost = retry_lost
         """Attempts a run whose worker died gets on another worker (0: it is failed)."""
         self.worker = str(uuid.uuid4())
         self.tails = Tails(redis, self.worker)
+        self.writes = Writes(redis)
         self.background: list[asyncio.Task[Any]] = []
+        self.stopping = threading.Event()
+        self.beating: threading.Thread | None = None
         self.keys: dict[str, str] = {}
         """Thread keys this worker holds: thread id -> run id."""
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(SCHEMA)
-        await self._beat()
+        import redis as sync_redis
+
+        beats = sync_redis.Redis.from_url(self.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT)
+        self._beat(beats)
+        self.beating = threading.Thread(
+            target=self._heartbeats, args=(beats,), name="lgtrace-heartbeat", daemon=True
+        )
+        self.beating.start()
         loop = asyncio.get_running_loop()
-        self.background = [loop.create_task(self._heartbeats()), loop.create_task(self._cancels())]
+        self.background = [loop.create_task(self._sweeps()), loop.create_task(self._cancels())]
         self.tails.start()
 
     async def close(self) -> None:
+        self.stopping.set()
+        if self.beating is not None:
+            await asyncio.to_thread(self.beating.join)
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.tails.close()
+        if self.writes.task is not None:  # (what the last runs wrote lands first)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.writes.task), 5)
         with contextlib.suppress(Exception):
             await self.redis.delete(f"lgtrace:worker:{self.worker}")
 
@@ -478,7 +556,7 @@ class ScaledRegistry(Registry):
     # -- turns -----------------------------------------------------------------------------------
 
     def new_log(self, run: Run) -> RedisLog:
-        return RedisLog(self.redis, run.run_id, self.max_events, self.tails)
+        return RedisLog(self.redis, run.run_id, self.max_events, self.writes, self.tails)
 
     def _thread_key(self, thread_id: str) -> str:
         return f"lgtrace:thread:{thread_id}"
@@ -536,19 +614,25 @@ class ScaledRegistry(Registry):
 
     # -- liveness --------------------------------------------------------------------------------
 
-    async def _beat(self) -> None:
+    def _beat(self, redis: Any) -> None:
         ttl = int(LOST_AFTER * 1000)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        with redis.pipeline(transaction=False) as pipe:
             pipe.set(f"lgtrace:worker:{self.worker}", "1", px=ttl)
             for thread_id, run_id in list(self.keys.items()):
                 pipe.set(self._thread_key(thread_id), run_id, px=ttl, xx=True)
-            await pipe.execute()
+            pipe.execute()
 
-    async def _heartbeats(self) -> None:
+    def _heartbeats(self, redis: Any) -> None:
+        """In a thread of its own, on a connection of its own: a worker whose event loop is busy
+        (hundreds of runs streaming) is alive, and must not have its runs taken for lost."""
+        while not self.stopping.wait(HEARTBEAT):
+            with contextlib.suppress(Exception):  # (Redis away: runs fail on their own writes)
+                self._beat(redis)
+
+    async def _sweeps(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT)
-            with contextlib.suppress(Exception):  # (Redis away: runs fail on their own writes)
-                await self._beat()
+            with contextlib.suppress(Exception):
                 await self._sweep()
 
     async def _sweep(self) -> None:
@@ -562,8 +646,11 @@ class ScaledRegistry(Registry):
                     (self.worker,),
                 )
             ).fetchall()
+        workers = sorted({row[2] for row in rows})
+        alive = await self.redis.mget([f"lgtrace:worker:{w}" for w in workers]) if workers else []
+        lost_workers = {w for w, beat in zip(workers, alive, strict=True) if beat is None}
         for run_id, thread_id, worker, attempt in rows:
-            if await self.redis.exists(f"lgtrace:worker:{worker}"):
+            if worker not in lost_workers:
                 continue
             if attempt <= self.retry_lost:
                 async with self.pool.connection() as conn:
@@ -601,7 +688,7 @@ class ScaledRegistry(Registry):
                 "UPDATE lgtrace_threads SET status = 'error', error = %s WHERE thread_id = %s",
                 (dumps(error), thread_id),
             )
-        events = RedisLog(self.redis, run_id, self.max_events)
+        events = RedisLog(self.redis, run_id, self.max_events, self.writes, self.tails)
         await events.add("error", dumps(error))
         await events.finish()
 
@@ -670,7 +757,7 @@ async def open_scaled(
     )
     redis = Redis.from_pool(pool_of_redis)
     stack.push_async_callback(redis.aclose)
-    registry = ScaledRegistry(graphs, saver, pool, redis, **options)
+    registry = ScaledRegistry(graphs, saver, pool, redis, redis_url=redis_url, **options)
     await registry.setup()
     stack.push_async_callback(registry.close)
     return registry, stack
