@@ -8,7 +8,12 @@ LangGraph, without a saver and with LangGraph's savers, on a fresh ``thread_id``
   ``SqliteSaver(sqlite3.connect(path, check_same_thread=False))``) with
   ``durability="sync"``, ``"async"`` and ``"exit"``;
 - ``ainvoke`` (``async def`` nodes): no saver; ``InMemorySaver`` and
-  ``AsyncSqliteSaver`` (``aiosqlite`` on a file) with the same three durabilities.
+  ``AsyncSqliteSaver`` (``aiosqlite`` on a file) with the same three durabilities;
+- PostgreSQL (issue #15): ``PostgresSaver`` under ``invoke`` and ``AsyncPostgresSaver`` under
+  ``ainvoke`` (one psycopg connection each: autocommit, ``prepare_threshold=0``, ``dict_row``, as
+  the savers' docs set it up), on a PostgreSQL server the bench starts (``tests/pgserver.py``:
+  ``initdb`` in a temporary directory, 127.0.0.1, ``fsync`` off), a fresh database per saver.
+  Without PostgreSQL's binaries these configurations are skipped, saying so.
 
 Both runtimes get the same saver classes (lgtrace writes LangGraph's checkpoint format
 through LangGraph's saver interface), a saver of their own per configuration and state
@@ -33,7 +38,9 @@ and ``20kb`` (plus a 20 000-character string in the state that no node writes).
   ``sum(length(checkpoint) + length(metadata))`` over ``checkpoints`` plus
   ``sum(length(value))`` over ``writes`` (by SQL, on the saver's file); InMemorySaver:
   the ``len`` of the serialised bytes in its ``storage`` (checkpoint + metadata),
-  ``blobs`` and ``writes`` for that thread. Target: lgtrace <= LangGraph.
+  ``blobs`` and ``writes`` for that thread; PostgreSQL: ``octet_length`` of ``checkpoint`` and
+  ``metadata`` (as text) in ``checkpoints`` and of ``blob`` in ``checkpoint_blobs`` and
+  ``checkpoint_writes``. Target: lgtrace <= LangGraph.
 
 ``--quick`` (CI smoke): 5 steps, 2 rounds after 1 warm-up. ``--profile CONFIG``
 cProfiles lgtrace's runs of one configuration against the same runtime without a saver
@@ -91,7 +98,8 @@ class Config:
     api: str
     """``invoke`` (sync nodes) or ``ainvoke`` (``async def`` nodes)."""
     saver: str
-    """``none``, ``memory`` (InMemorySaver), ``sqlite`` (SqliteSaver), ``aiosqlite`` (AsyncSqliteSaver)."""
+    """``none``, ``memory`` (InMemorySaver), ``sqlite`` (SqliteSaver), ``aiosqlite`` (AsyncSqliteSaver),
+    ``postgres`` (PostgresSaver), ``apostgres`` (AsyncPostgresSaver)."""
     durability: str | None = None
 
     @property
@@ -111,10 +119,11 @@ class Config:
 DURABILITIES = ("sync", "async", "exit")
 CONFIGS: tuple[Config, ...] = (
     Config("invoke", "none"),
-    *(Config("invoke", saver, d) for saver in ("memory", "sqlite") for d in DURABILITIES),
+    *(Config("invoke", saver, d) for saver in ("memory", "sqlite", "postgres") for d in DURABILITIES),
     Config("ainvoke", "none"),
-    *(Config("ainvoke", saver, d) for saver in ("memory", "aiosqlite") for d in DURABILITIES),
+    *(Config("ainvoke", saver, d) for saver in ("memory", "aiosqlite", "apostgres") for d in DURABILITIES),
 )
+ASYNC_SAVERS = ("aiosqlite", "apostgres")
 
 
 class NotYet(Exception):
@@ -170,12 +179,39 @@ class Saver:
                 return conn, AsyncSqliteSaver(conn)
 
             self.conn, self.saver = loop.run_until_complete(connect())
+        elif kind == "postgres":
+            import psycopg
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+
+            assert path is not None
+            self.url = _pg_database(path.stem)
+            self.conn = psycopg.connect(self.url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+            self.saver = PostgresSaver(self.conn)
+            self.saver.setup()
+        elif kind == "apostgres":
+            import psycopg
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from psycopg.rows import dict_row
+
+            assert path is not None and loop is not None
+            self.url = _pg_database(path.stem)
+
+            async def aconnect() -> tuple[Any, Any]:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, prepare_threshold=0, row_factory=dict_row
+                )
+                saver = AsyncPostgresSaver(conn)
+                await saver.setup()
+                return conn, saver
+
+            self.conn, self.saver = loop.run_until_complete(aconnect())
         else:
             raise ValueError(f"unknown saver {kind!r}")
 
     def latest(self, config: dict[str, Any]) -> Any:
         """The thread's latest checkpoint tuple, read through the saver's own API."""
-        if self.kind == "aiosqlite":
+        if self.kind in ASYNC_SAVERS:
             assert self.loop is not None
             return self.loop.run_until_complete(self.saver.aget_tuple(config))
         return self.saver.get_tuple(config)
@@ -184,13 +220,15 @@ class Saver:
         """Bytes (and rows) the saver holds for one thread."""
         if self.kind == "memory":
             return _memory_stored(self.saver, thread_id)
+        if self.kind in ("postgres", "apostgres"):
+            return _pg_stored(self.url, thread_id)
         assert self.path is not None
         return _sqlite_stored(self.path, thread_id)
 
     def close(self) -> None:
         if self.conn is None:
             return
-        if self.kind == "aiosqlite":
+        if self.kind in ASYNC_SAVERS:
             assert self.loop is not None
             self.loop.run_until_complete(self.conn.close())
         else:
@@ -243,6 +281,63 @@ def _sqlite_stored(path: Path, thread_id: str) -> dict[str, int]:
     }
 
 
+_PG: list[Any] = []
+"""The bench's PostgreSQL server, started on first use and stopped when the process exits."""
+
+
+def _pg_database(name: str) -> str:
+    """A fresh database named after ``name`` on the bench's PostgreSQL; its URL."""
+    import atexit
+
+    import psycopg
+
+    if not _PG:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # (tests/ helpers)
+        from tests.pgserver import PgServer, find_bindir
+
+        bindir = find_bindir()
+        if bindir is None:
+            raise NotYet("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+        _PG.append(PgServer(bindir).start())
+        atexit.register(_PG[0].stop)
+    db = _slug(name.lower()).strip("-")[:60].replace("-", "_")
+    with psycopg.connect(_PG[0].url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db}")
+        conn.execute(f"CREATE DATABASE {db}")
+    return _PG[0].url.rsplit("/", 1)[0] + "/" + db
+
+
+def _pg_stored(url: str, thread_id: str) -> dict[str, int]:
+    """PostgreSQL savers: bytes of checkpoints (+ metadata), blobs and writes of a thread, by SQL."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        n_ckpt, ckpt_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(octet_length(checkpoint::text) + octet_length(metadata::text)), 0)"
+            " FROM checkpoints WHERE thread_id = %s",
+            (thread_id,),
+        ).fetchone()  # type: ignore[misc]
+        n_blobs, blob_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(octet_length(blob)), 0) FROM checkpoint_blobs"
+            " WHERE thread_id = %s",
+            (thread_id,),
+        ).fetchone()  # type: ignore[misc]
+        n_writes, write_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(octet_length(blob)), 0) FROM checkpoint_writes"
+            " WHERE thread_id = %s",
+            (thread_id,),
+        ).fetchone()  # type: ignore[misc]
+    return {
+        "bytes": int(ckpt_bytes + blob_bytes + write_bytes),
+        "checkpoint_bytes": int(ckpt_bytes),
+        "blob_bytes": int(blob_bytes),
+        "write_bytes": int(write_bytes),
+        "checkpoints": n_ckpt,
+        "blobs": n_blobs,
+        "writes": n_writes,
+    }
+
+
 # --------------------------------------------------------------------------- one variant
 
 
@@ -267,7 +362,7 @@ class Variant:
         self.threads: list[str] = []
         """Every run's thread_id, in order (bytes are counted on each after timing)."""
         path = tmpdir / f"{prefix}-{size}-{_slug(config.name)}.sqlite"
-        self.saver = Saver(config.saver, path if "sqlite" in config.saver else None, loop)
+        self.saver = Saver(config.saver, None if config.saver in ("none", "memory") else path, loop)
         try:
             self.graph = graphs.counter_chain(
                 load(prefix), steps, aio=config.aio, checkpointer=self.saver.saver
@@ -413,7 +508,7 @@ class Replay:
         self.loop = variant.loop
         kind = variant.config.saver
         path = tmpdir / f"replay-{variant.prefix}-{variant.size}-{_slug(variant.config.name)}.sqlite"
-        self.saver = Saver(kind, path if "sqlite" in kind else None, variant.loop)
+        self.saver = Saver(kind, None if kind in ("none", "memory") else path, variant.loop)
 
     def _bound(self) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]:
         thread_id = uuid.uuid4().hex
