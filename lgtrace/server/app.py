@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -379,9 +380,37 @@ def create_app(
         if on_shutdown is not None:
             await on_shutdown()
 
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    async def no_route(request: Request, exc: Exception) -> Response:
+        """A route of the Agent Server this server does not have: a JSON error naming it."""
+        what = _missing_feature(request.url.path)
+        status = 404 if what else getattr(exc, "status_code", 404)
+        detail = f"lgtrace serve has no {request.method} {request.url.path}"
+        detail += f": {what} is not supported yet" if what else (" route" if status == 404 else " (method)")
+        return JSONResponse({"detail": detail}, status)
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route},
+    )
     app.state.registry = registry
     return app
+
+
+_MISSING = (
+    (re.compile(r"^/store(/|$)"), "the store API"),
+    (re.compile(r"(^|/)crons(/|$)"), "crons"),
+    (re.compile(r"^/threads/[^/]+/stream$"), "a thread's join_stream"),
+    (re.compile(r"^/threads/(search|count)$"), "searching threads"),
+    (re.compile(r"^/assistants(/[^/]+/(schemas|subgraphs|versions|latest)|/count)?$"), "managing assistants"),
+    (re.compile(r"^/runs/batch$"), "batches of runs"),
+)
+
+
+def _missing_feature(path: str) -> str | None:
+    """The Agent Server feature a path belongs to, when lgtrace serve does not have it."""
+    return next((name for pattern, name in _MISSING if pattern.search(path)), None)
 
 
 def _tag_span(run: Run) -> None:

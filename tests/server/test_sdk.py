@@ -273,6 +273,25 @@ def test_assistants(client):
     assert one["graph_id"] == found[0]["graph_id"]
 
 
+def test_a_missing_feature_is_named(client, server):
+    """What the Agent Server has and lgtrace serve does not: a JSON error naming it, not a bare 404."""
+    from langgraph_sdk.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as info:
+        client.store.put_item(["notes"], "a", {"x": 1})
+    assert "the store API is not supported yet" in str(info.value.response.json()["detail"])
+    tid = client.threads.create()["thread_id"]
+    with pytest.raises(NotFoundError) as info:
+        client.crons.create_for_thread(tid, "agent", schedule="* * * * *")
+    assert "crons is not supported yet" in info.value.response.json()["detail"]
+    other = httpx.get(f"{server.url}/no/such/thing")
+    assert (
+        other.status_code == 404 and other.json()["detail"] == "lgtrace serve has no GET /no/such/thing route"
+    )
+    wrong = httpx.delete(f"{server.url}/ok")
+    assert wrong.status_code == 405 and "DELETE /ok" in wrong.json()["detail"]
+
+
 def test_events_with_other_modes(client):
     tid = client.threads.create()["thread_id"]
     parts = _parts(
