@@ -3,7 +3,8 @@ the checkpoints of ``AsyncPostgresSaver``), each run's events in a Redis Stream,
 turn-taking through Redis.
 
 - Any worker accepts a run and runs it; any worker serves ``join`` / ``Last-Event-ID`` for any run
-  (the events are read from Redis, ids are Redis stream ids: strictly increasing, never shared).
+  (the events are read from Redis; ids are ``<n>-0``, n the event's number in the run: strictly
+  increasing, never shared, and a reader behind what Redis keeps is told so).
 - One run of a thread at a time across workers: the running run holds ``lgtrace:thread:<id>`` (a
   Redis key with a short expiry, refreshed while it runs); ``multitask_strategy`` is honoured
   whichever worker the next request reaches (``reject`` answers 409, ``interrupt``/``rollback``
@@ -99,27 +100,44 @@ Entry = tuple[str, str, str]
 class RedisLog:
     """One run's events in a Redis Stream (``lgtrace:run:<id>``): any worker reads it. This worker
     writes them through its ``Writes`` (one pipeline for every run's waiting events) and its clients
-    read them through its ``Tails`` (one blocking read for every stream they follow)."""
+    read them through its ``Tails`` (one blocking read for every stream they follow).
 
-    def __init__(self, redis: Any, run_id: str, max_events: int, writes: Writes, tails: Tails) -> None:
+    Event ids are ``<n>-0``, ``n`` the event's number in the run (1, 2, ...; Redis checks they
+    increase): from the oldest id Redis still keeps, a reader knows whether events after its own
+    were trimmed away. ``new``: a run that starts here (else the numbering continues the stream's)."""
+
+    def __init__(
+        self, redis: Any, run: Run, max_events: int, writes: Writes, tails: Tails, *, new: bool
+    ) -> None:
         self.redis = redis
-        self.key = f"lgtrace:run:{run_id}"
+        self.key = f"lgtrace:run:{run.run_id}"
         self.max_events = max_events
         self.writes = writes
         self.tails = tails
+        self.number: int | None = 0 if new else None
+        """The number of the last event given an id (None: not read from the stream yet)."""
+        self.ended = run.done and not new
+        """The run had ended when this log was opened: a stream no longer there has expired."""
         self.failed: BaseException | None = None
         """Why events of this run could not be written (the next ``add`` raises it)."""
+
+    async def _next_id(self) -> str:
+        if self.number is None:
+            newest = await self.redis.xrevrange(self.key, count=1)
+            self.number = _key(newest[0][0].decode())[0] if newest else 0
+        self.number += 1
+        return f"{self.number}-*"
 
     async def add(self, event: str, data: str) -> None:
         if self.failed is not None:
             raise self.failed
-        await self.writes.put(self, event, data)
+        await self.writes.put(self, await self._next_id(), event, data)
 
     async def finish(self, keep: bool = True) -> None:
         """The run ended (a done marker after its events); the stream expires after ``RUN_TTL``
         seconds, or a minute when its events are not kept for replay (readers still tailing it get
         to the marker). Returns once the marker is in Redis."""
-        await self.writes.put(self, _DONE, "" if keep else "drop", wait=True)
+        await self.writes.put(self, await self._next_id(), _DONE, "" if keep else "drop", wait=True)
 
     def check_id(self, event_id: str) -> None:
         if event_id != "-1" and not _ID.match(event_id):
@@ -131,7 +149,11 @@ class RedisLog:
 
     async def read(self, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
         """Events after id ``after`` (``"-1"``: from the start), waiting up to ``timeout`` for some:
-        ``(events, lagged, done)``."""
+        ``(events, lagged, done)``; ``lagged``: events after ``after`` are no longer kept."""
+        if self.ended:  # (checked once: a finished run's stream expires)
+            self.ended = False
+            if not await self.redis.exists(self.key):
+                return [], True, False
         return await self.tails.read(self.key, "0-0" if after == "-1" else after, timeout)
 
     async def wait_done(self) -> None:
@@ -164,13 +186,10 @@ def _entries(raw: Any) -> tuple[list[Entry], bool]:
 
 
 async def _trimmed_past(redis: Any, key: str, after: str) -> bool:
-    """Whether events after ``after`` were trimmed away (the reader fell behind)."""
-    with contextlib.suppress(Exception):  # (no stream yet: nothing was trimmed)
-        info = await redis.xinfo_stream(key)
-        deleted = info.get("max-deleted-entry-id") or b"0-0"
-        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        return _key(deleted) > _key(after)
-    return False
+    """Whether events after ``after`` were trimmed away (the reader fell behind what is kept): the
+    oldest kept event's number is more than one past the reader's."""
+    oldest = await redis.xrange(key, count=1)
+    return bool(oldest) and _key(oldest[0][0].decode())[0] > _key(after)[0] + 1
 
 
 class Writes:
@@ -181,14 +200,14 @@ class Writes:
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
-        self.queue: list[tuple[RedisLog, str, str, asyncio.Future[None] | None]] = []
+        self.queue: list[tuple[RedisLog, str, str, str, asyncio.Future[None] | None]] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def put(self, log: RedisLog, event: str, data: str, *, wait: bool = False) -> None:
+    async def put(self, log: RedisLog, entry_id: str, event: str, data: str, *, wait: bool = False) -> None:
         written = (
             asyncio.get_running_loop().create_future() if wait or len(self.queue) >= MAX_QUEUED else None
         )
-        self.queue.append((log, event, data, written))
+        self.queue.append((log, entry_id, event, data, written))
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._write())
         if written is not None:
@@ -201,23 +220,21 @@ class Writes:
                 error: BaseException | None = None
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        for log, event, data, _ in batch:
-                            if event == _DONE:
-                                pipe.xadd(
-                                    log.key,
-                                    {"e": _DONE, "d": ""},
-                                    maxlen=log.max_events + 1,
-                                    approximate=False,
-                                )
+                        for log, entry_id, event, data, _ in batch:
+                            done = event == _DONE
+                            pipe.xadd(
+                                log.key,
+                                {"e": event, "d": "" if done else data},
+                                id=entry_id,
+                                maxlen=log.max_events + done,
+                                approximate=False,
+                            )
+                            if done:
                                 pipe.expire(log.key, 60 if data == "drop" else RUN_TTL)
-                            else:
-                                pipe.xadd(
-                                    log.key, {"e": event, "d": data}, maxlen=log.max_events, approximate=False
-                                )
                         await pipe.execute()
                 except Exception as exc:  # (Redis away: these runs fail on their next event)
                     error = exc
-                for log, _, _, written in batch:
+                for log, _, _, _, written in batch:
                     if error is not None:
                         log.failed = error
                     if written is not None and not written.done():
@@ -302,6 +319,8 @@ class Tails:
     async def read(self, key: str, after: str, timeout: float) -> tuple[list[Entry], bool, bool]:
         feed = self.feeds.get(key)
         if feed is None:
+            if after != "0-0" and await _trimmed_past(self.redis, key, after):
+                return [], True, False
             feed = self.feeds[key] = Feed(after)
             await self._wake()
         feed.used = time.monotonic()
@@ -541,7 +560,7 @@ class ScaledRegistry(Registry):
         run = Run(row[0], row[1], row[2], row[4], row[5], row[6], self.max_events, status=row[3])
         run.created_at, run.updated_at, run.output, run.error = row[7], row[8], row[9], row[10]
         run.done = row[3] not in ("pending", "running")
-        run.log = self.new_log(run)
+        run.log = self.new_log(run, new=False)
         return run
 
     async def runs_of(self, thread_id: str) -> list[dict[str, Any]]:
@@ -555,8 +574,8 @@ class ScaledRegistry(Registry):
 
     # -- turns -----------------------------------------------------------------------------------
 
-    def new_log(self, run: Run) -> RedisLog:
-        return RedisLog(self.redis, run.run_id, self.max_events, self.writes, self.tails)
+    def new_log(self, run: Run, new: bool = True) -> RedisLog:
+        return RedisLog(self.redis, run, self.max_events, self.writes, self.tails, new=new)
 
     def _thread_key(self, thread_id: str) -> str:
         return f"lgtrace:thread:{thread_id}"
@@ -688,7 +707,7 @@ class ScaledRegistry(Registry):
                 "UPDATE lgtrace_threads SET status = 'error', error = %s WHERE thread_id = %s",
                 (dumps(error), thread_id),
             )
-        events = RedisLog(self.redis, run_id, self.max_events, self.writes, self.tails)
+        events = (await self.run(run_id)).log
         await events.add("error", dumps(error))
         await events.finish()
 

@@ -130,6 +130,50 @@ def test_150_streams_on_one_worker(workers, redis_server):
     assert counts and max(counts) < 30, max(counts)  # (both workers and this probe; 18 when written)
 
 
+def test_a_join_behind_the_kept_events(tmp_path, postgres_url, redis_server):
+    """A run's Redis stream keeps --max-events events: a join from an id before them, on a worker
+    that does not hold them either, gets a StreamLagged error (not the rest with a silent hole); a
+    join from the start gets what is kept; a join on the worker that followed the run gets it all."""
+    env = {"POSTGRES_URI": postgres_url, "REDIS_URI": redis_server.url}
+    started = [Server(tmp_path, "--max-events", "20", env=env) for _ in range(2)]
+    try:
+        one, two = (get_sync_client(url=w.url) for w in started)
+        tid = one.threads.create()["thread_id"]
+        run = one.runs.create(
+            tid,
+            "ticker",
+            input={"log": [], "delay": 0},
+            stream_mode=["values", "updates", "debug"],
+            stream_resumable=True,
+        )
+        one.runs.join(tid, run["run_id"])  # (worker 1 followed the run's stream)
+        whole = _events(one.runs.join_stream(tid, run["run_id"], last_event_id="1-0"))
+        assert len(whole) > 20 and whole[0][0] == "2-0"  # (its window still had them: no hole either)
+        path = f"/threads/{tid}/runs/{run['run_id']}/stream"
+        behind = httpx.get(started[1].url + path, headers={"Last-Event-ID": "1-0"}, timeout=30).text
+        assert behind.startswith('event: error\r\ndata: {"error":"StreamLagged"')
+        kept = _events(two.runs.join_stream(tid, run["run_id"], last_event_id="-1"))
+        assert kept == whole[-20:]
+    finally:
+        for w in started:
+            w.stop()
+
+
+def test_a_join_after_the_events_expired(workers, redis_server):
+    """A finished run whose events Redis no longer has (expired): a join ends at once with an error
+    event instead of waiting for events that will never come."""
+    import redis
+
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tid = one.threads.create()["thread_id"]
+    run = one.runs.wait(tid, "ticker", input={"log": [], "delay": 0}, raise_error=False)
+    run_id = one.runs.list(tid)[0]["run_id"]
+    assert run["log"][-1] == "tick5"
+    redis.Redis.from_url(redis_server.url).delete(f"lgtrace:run:{run_id}")  # (as expiry would)
+    events = _events(two.runs.join_stream(tid, run_id, last_event_id="-1"))
+    assert [e for _, e, _ in events] == ["error"] and events[0][2]["error"] == "StreamLagged"
+
+
 def test_cancel_sent_to_another_worker_stops_the_run(workers):
     one, two = (get_sync_client(url=w.url) for w in workers)
     tid = one.threads.create()["thread_id"]
