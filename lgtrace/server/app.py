@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lgtrace.server.runs import Registry, Run, RunError, Thread
+from lgtrace.server.runs import Registry, Run, RunError, Thread, ThreadFile, search_body
 from lgtrace.server.serde import dumps, error_of, jsonable
 
 STATIC = Path(__file__).parent / "static"
@@ -90,11 +90,14 @@ def create_app(
     tracing: bool = True,
     tracer_provider: Any = None,
     registry: Registry | None = None,
+    thread_file: str | None = None,
 ) -> Starlette:
     """The app serving ``graphs``; ``registry``: where threads, runs and events live (default: in
-    this process, checkpoints in ``saver``; ``lgtrace.server.scale`` for several workers)."""
+    this process, checkpoints in ``saver``, thread records in the SQLite file ``thread_file`` if
+    given; ``lgtrace.server.scale`` for several workers)."""
     if registry is None:
-        registry = Registry(graphs, saver, keep_runs=keep_runs, max_events=max_events)
+        records = ThreadFile(thread_file) if thread_file else None
+        registry = Registry(graphs, saver, keep_runs=keep_runs, max_events=max_events, records=records)
 
     async def body_of(request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -200,7 +203,25 @@ def create_app(
         )
         if body.get("graph_id"):
             thread.graph_id = registry.graph_id(body["graph_id"])
+        await registry.saved_thread(thread)
         return JSONResponse(await thread_json(thread))
+
+    async def search_threads(request: Request) -> Response:
+        query = search_body(await body_of(request))
+        found = await registry.search_threads(query)
+        return JSONResponse(jsonable([await thread_json(t) for t in found]))
+
+    async def patch_thread(request: Request) -> Response:
+        thread = await registry.thread(request.path_params["thread_id"])
+        metadata = (await body_of(request)).get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise RunError(422, "'metadata' must be an object")
+        await registry.update_thread(thread, metadata)
+        return JSONResponse(jsonable(await thread_json(thread)))
+
+    async def delete_thread(request: Request) -> Response:
+        await registry.delete_thread(await registry.thread(request.path_params["thread_id"]))
+        return Response(status_code=204)
 
     async def get_thread(request: Request) -> Response:
         return JSONResponse(
@@ -331,7 +352,10 @@ def create_app(
         Route("/assistants/{assistant_id}", handle(get_assistant)),
         Route("/assistants/{assistant_id}/graph", handle(assistant_graph)),
         Route("/threads", handle(create_thread), methods=["POST"]),
+        Route("/threads/search", handle(search_threads), methods=["POST"]),
         Route("/threads/{thread_id}", handle(get_thread)),
+        Route("/threads/{thread_id}", handle(patch_thread), methods=["PATCH"]),
+        Route("/threads/{thread_id}", handle(delete_thread), methods=["DELETE"]),
         Route("/threads/{thread_id}/state", handle(get_state)),
         Route("/threads/{thread_id}/state", handle(update_state), methods=["POST"]),
         Route("/threads/{thread_id}/state/{checkpoint_id}", handle(get_state)),
@@ -377,6 +401,8 @@ def create_app(
         for run in list(registry.runs.values()):
             if run.task is not None and not run.done:
                 run.task.cancel()
+        if registry.records is not None:
+            await registry.records.flush()
         if on_shutdown is not None:
             await on_shutdown()
 
@@ -402,7 +428,7 @@ _MISSING = (
     (re.compile(r"^/store(/|$)"), "the store API"),
     (re.compile(r"(^|/)crons(/|$)"), "crons"),
     (re.compile(r"^/threads/[^/]+/stream$"), "a thread's join_stream"),
-    (re.compile(r"^/threads/(search|count)$"), "searching threads"),
+    (re.compile(r"^/threads/count$"), "counting threads"),
     (re.compile(r"^/assistants(/[^/]+/(schemas|subgraphs|versions|latest)|/count)?$"), "managing assistants"),
     (re.compile(r"^/runs/batch$"), "batches of runs"),
 )

@@ -94,8 +94,9 @@ async def serve(args: argparse.Namespace) -> None:
 
     db = Path(args.db) if args.db else project.root / ".lgtrace" / "checkpoints.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
+    threads = db.with_name(db.stem + "-threads.sqlite")  # (thread records: apart from the checkpoints)
     async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        await _run(create_app(project.graphs, saver, **options), args)
+        await _run(create_app(project.graphs, saver, thread_file=str(threads), **options), args)
 
 
 async def _run(app: Any, args: argparse.Namespace) -> None:

@@ -256,6 +256,128 @@ class FreshThreads(BaseCheckpointSaver):
         return self.saver.get_next_version(current, channel)
 
 
+class ThreadFile:
+    """The in-process server's thread records (metadata, times, status, error, graph) in a table of
+    a SQLite file beside its checkpoints: read once at start, written behind. A run never waits for
+    them; a crash loses at most the record changes of the last ``FLUSH_AFTER`` seconds, never a
+    checkpoint (the thread's state lives in the checkpointer)."""
+
+    FLUSH_AFTER = 0.2
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self.path = path
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS lgtrace_threads (thread_id TEXT PRIMARY KEY, metadata TEXT, "
+                "created_at TEXT, updated_at TEXT, status TEXT, error TEXT, graph_id TEXT)"
+            )
+            conn.commit()
+        self.pending: dict[str, Thread | None] = {}
+        """Records to write (None: to delete)."""
+        self.task: asyncio.Task[None] | None = None
+
+    def load(self) -> list[Thread]:
+        import json
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.path)) as conn:
+            rows = conn.execute(
+                "SELECT thread_id, metadata, created_at, updated_at, status, error, graph_id "
+                "FROM lgtrace_threads"
+            ).fetchall()
+        threads = []
+        for tid, metadata, created, updated, status, error, graph_id in rows:
+            status = "idle" if status == "busy" else status  # (its run ended with the process before)
+            thread = Thread(tid, json.loads(metadata), created, updated, status, json.loads(error or "null"))
+            thread.graph_id = graph_id
+            threads.append(thread)
+        return threads
+
+    def changed(self, thread: Thread) -> None:
+        if not thread.temporary:
+            self.pending[thread.thread_id] = thread
+            self._schedule()
+
+    def removed(self, thread_id: str) -> None:
+        self.pending[thread_id] = None
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self.FLUSH_AFTER)
+        finally:
+            self.task = None
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, {}
+        rows = [
+            None
+            if t is None
+            else (
+                t.thread_id,
+                dumps(t.metadata),
+                t.created_at,
+                t.updated_at,
+                t.status,
+                dumps(t.error),
+                t.graph_id,
+            )
+            for t in batch.values()
+        ]
+        try:
+            await asyncio.to_thread(self._write, list(batch), rows)
+        except Exception:  # (the records are a convenience: the server goes on)
+            log.exception("lgtrace serve: could not write thread records to %s", self.path)
+
+    def _write(self, ids: list[str], rows: list[Any]) -> None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.path)) as conn:
+            for tid, row in zip(ids, rows, strict=True):
+                if row is None:
+                    conn.execute("DELETE FROM lgtrace_threads WHERE thread_id = ?", (tid,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO lgtrace_threads VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            conn.commit()
+
+
+SORTS = ("thread_id", "status", "created_at", "updated_at")
+
+
+def search_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``POST /threads/search`` body checked: metadata, ids, status, limit, offset, sort."""
+    unsupported = [k for k in ("values", "extract") if body.get(k)]
+    if unsupported:
+        raise RunError(422, f"threads search by {unsupported} is not supported by lgtrace serve yet")
+    sort_by = body.get("sort_by") or "updated_at"
+    if sort_by not in SORTS:
+        raise RunError(422, f"Unknown sort_by {sort_by!r}; valid: {list(SORTS)}")
+    order = body.get("sort_order") or "desc"
+    if order not in ("asc", "desc"):
+        raise RunError(422, f"Unknown sort_order {order!r}; valid: ['asc', 'desc']")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RunError(422, "'metadata' must be an object")
+    return {
+        "metadata": metadata,
+        "ids": body.get("ids"),
+        "status": body.get("status"),
+        "limit": int(body.get("limit") or 10),
+        "offset": int(body.get("offset") or 0),
+        "sort_by": sort_by,
+        "desc": order == "desc",
+    }
+
+
 class Registry:
     """Threads and runs of one server process (bounded: finished runs beyond ``keep_runs`` are
     forgotten, oldest first; a run's log keeps at most ``max_events`` events)."""
@@ -268,6 +390,7 @@ class Registry:
         keep_runs: int = 1000,
         max_events: int = 10_000,
         fresh_threads: bool = True,
+        records: ThreadFile | None = None,
     ):
         self.saver = FreshThreads(saver) if fresh_threads else saver
         self.graphs = {gid: self._bind(g) for gid, g in graphs.items()}
@@ -275,6 +398,9 @@ class Registry:
             gid: str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgtrace:assistant:{gid}")) for gid in graphs
         }
         self.threads: dict[str, Thread] = {}
+        self.records = records
+        if records is not None:
+            self.threads = {t.thread_id: t for t in records.load()}
         self.runs: dict[str, Run] = {}
         self.keep_runs = keep_runs
         self.max_events = max_events
@@ -343,6 +469,45 @@ class Registry:
             self.saver.fresh.add(thread.thread_id)
         return thread
 
+    async def update_thread(self, thread: Thread, metadata: dict[str, Any]) -> None:
+        """Merge ``metadata`` into the thread's (``PATCH /threads/{id}``)."""
+        thread.metadata.update(metadata)
+        thread.touch()
+        await self.saved_thread(thread)
+
+    async def saved_thread(self, thread: Thread) -> None:
+        """The thread's record changed."""
+        if self.records is not None:
+            self.records.changed(thread)
+
+    async def delete_thread(self, thread: Thread) -> None:
+        """``DELETE /threads/{id}``: its checkpoints and records (409 while a run is on it)."""
+        if await self.busy(thread):
+            raise RunError(409, f"Thread {thread.thread_id!r} is busy: cancel its run first")
+        await self.saver.adelete_thread(thread.thread_id)
+        await self.forget_thread(thread)
+
+    async def forget_thread(self, thread: Thread) -> None:
+        """The thread's record goes (its checkpoints are gone)."""
+        self.threads.pop(thread.thread_id, None)
+        if self.records is not None:
+            self.records.removed(thread.thread_id)
+
+    async def search_threads(self, query: dict[str, Any]) -> list[Thread]:
+        """Threads whose metadata holds ``query["metadata"]`` (and of the ids / status given),
+        sorted and paged."""
+        wanted = query["metadata"]
+        found = [
+            t
+            for t in self.threads.values()
+            if not t.temporary
+            and all(t.metadata.get(k) == v for k, v in wanted.items())
+            and (query["status"] is None or t.status == query["status"])
+            and (query["ids"] is None or t.thread_id in query["ids"])
+        ]
+        found.sort(key=lambda t: getattr(t, query["sort_by"]), reverse=query["desc"])
+        return found[query["offset"] : query["offset"] + query["limit"]]
+
     async def runs_of(self, thread_id: str) -> list[dict[str, Any]]:
         return [r.as_json() for r in reversed(self.runs.values()) if r.thread_id == thread_id]
 
@@ -362,6 +527,9 @@ class Registry:
                 raise RunError(422, f"Unknown stream_mode {mode!r}; valid modes: {list(MODES)}")
         if body.get("input") is not None and body.get("command") is not None:
             raise RunError(422, "Pass either 'input' or 'command', not both")
+        for key, what in (("webhook", "webhooks"), ("after_seconds", "delayed runs")):
+            if body.get(key):
+                raise RunError(422, f"'{key}': {what} are not supported by lgtrace serve yet")
         strategy = body.get("multitask_strategy") or "enqueue"
         if strategy not in STRATEGIES:
             raise RunError(422, f"Unknown multitask_strategy {strategy!r}; valid: {list(STRATEGIES)}")
@@ -443,7 +611,8 @@ class Registry:
         return first.parent_config["configurable"]["checkpoint_id"]
 
     async def saved(self, thread: Thread, run: Run) -> None:
-        """The thread and run records changed (nothing to do in process)."""
+        """The thread and run records changed (in process: the thread's record, written behind)."""
+        await self.saved_thread(thread)
 
     async def ended(self, thread: Thread, run: Run, status: str) -> None:
         if thread.active is run:
@@ -475,7 +644,7 @@ class Registry:
                     await run.finish()
                 if thread.temporary and run.body.get("on_completion", "delete") == "delete":
                     await self.saver.adelete_thread(thread.thread_id)
-                    self.threads.pop(thread.thread_id, None)
+                    await self.forget_thread(thread)
             except Exception:  # (a store that went away: the run ends anyway; readers see it fail)
                 run.done = True
                 log.exception("lgtrace serve: could not record the end of run %s", run.run_id)

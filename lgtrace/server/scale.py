@@ -543,6 +543,48 @@ class ScaledRegistry(Registry):
                 ),
             )
 
+    async def saved_thread(self, thread: Thread) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE lgtrace_threads SET metadata = %s, updated_at = %s, status = %s, error = %s, "
+                "graph_id = %s WHERE thread_id = %s",
+                (
+                    dumps(thread.metadata),
+                    thread.updated_at,
+                    thread.status,
+                    None if thread.error is None else dumps(thread.error),
+                    thread.graph_id,
+                    thread.thread_id,
+                ),
+            )
+
+    async def delete_thread(self, thread: Thread) -> None:
+        if await self.redis.exists(self._thread_key(thread.thread_id)):  # (a run holds it, anywhere)
+            raise RunError(409, f"Thread {thread.thread_id!r} is busy: cancel its run first")
+        await super().delete_thread(thread)
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM lgtrace_runs WHERE thread_id = %s", (thread.thread_id,))
+
+    async def forget_thread(self, thread: Thread) -> None:
+        await super().forget_thread(thread)
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM lgtrace_threads WHERE thread_id = %s", (thread.thread_id,))
+
+    async def search_threads(self, query: dict[str, Any]) -> list[Thread]:
+        sql = "SELECT thread_id FROM lgtrace_threads WHERE metadata @> %s"
+        params: list[Any] = [json.dumps(query["metadata"])]
+        if query["status"] is not None:
+            sql += " AND status = %s"
+            params.append(query["status"])
+        if query["ids"] is not None:
+            sql += " AND thread_id = ANY(%s)"
+            params.append(list(query["ids"]))
+        sql += f" ORDER BY {query['sort_by']} {'DESC' if query['desc'] else 'ASC'} LIMIT %s OFFSET %s"
+        params += [query["limit"], query["offset"]]
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+        return [await self.thread(row[0]) for row in rows]
+
     async def run(self, run_id: str, thread_id: str | None = None) -> Run:
         local = self.runs.get(run_id)
         async with self.pool.connection() as conn:

@@ -174,6 +174,30 @@ def test_a_join_after_the_events_expired(workers, redis_server):
     assert [e for _, e, _ in events] == ["error"] and events[0][2]["error"] == "StreamLagged"
 
 
+def test_threads_search_update_delete_across_workers(workers):
+    one, two = (get_sync_client(url=w.url) for w in workers)
+    tag = str(time.monotonic())
+    made = [one.threads.create(metadata={"tag": tag, "n": i})["thread_id"] for i in range(3)]
+    two.runs.wait(made[1], "ticker", input={"log": [], "delay": 0})
+    found = two.threads.search(metadata={"tag": tag}, sort_by="created_at", sort_order="asc")
+    assert [t["thread_id"] for t in found] == made and found[1]["values"]["log"][-1] == "tick5"
+    page = two.threads.search(
+        metadata={"tag": tag}, sort_by="created_at", sort_order="asc", limit=1, offset=2
+    )
+    assert [t["thread_id"] for t in page] == [made[2]]
+    assert two.threads.update(made[0], metadata={"n": 10})["metadata"] == {"tag": tag, "n": 10}
+    assert [t["thread_id"] for t in one.threads.search(metadata={"tag": tag, "n": 10})] == [made[0]]
+    one.threads.delete(made[1])
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        two.threads.get(made[1])
+    assert info.value.response.status_code == 404
+    busy = one.threads.create()["thread_id"]
+    one.runs.create(busy, "ticker", input={"log": [], "delay": 0.3})
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        two.threads.delete(busy)  # (the run holds the thread on the other worker)
+    assert info.value.response.status_code == 409
+
+
 def test_cancel_sent_to_another_worker_stops_the_run(workers):
     one, two = (get_sync_client(url=w.url) for w in workers)
     tid = one.threads.create()["thread_id"]

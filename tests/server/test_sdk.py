@@ -273,6 +273,41 @@ def test_assistants(client):
     assert one["graph_id"] == found[0]["graph_id"]
 
 
+def test_threads_search_update_delete(client):
+    """threads.search (metadata, status, ids, paging, order), threads.update (metadata merged) and
+    threads.delete (its state gone; refused while a run is on it)."""
+    tag = str(time.monotonic())
+    made = [client.threads.create(metadata={"tag": tag, "n": i})["thread_id"] for i in range(3)]
+    client.runs.wait(made[1], "agent", input=CHAT)  # (interrupted: it waits for approval)
+    found = client.threads.search(metadata={"tag": tag}, sort_by="created_at", sort_order="asc")
+    assert [t["thread_id"] for t in found] == made
+    assert found[1]["values"]["messages"][-1]["content"] == "hello big world"
+    page = client.threads.search(
+        metadata={"tag": tag}, sort_by="created_at", sort_order="asc", limit=1, offset=1
+    )
+    assert [t["thread_id"] for t in page] == [made[1]]
+    waiting = client.threads.search(metadata={"tag": tag}, status="interrupted")
+    assert [t["thread_id"] for t in waiting] == [made[1]]
+    assert [t["thread_id"] for t in client.threads.search(ids=[made[2]], metadata={"tag": tag})] == [made[2]]
+    updated = client.threads.update(made[0], metadata={"n": 10, "extra": True})
+    assert updated["metadata"]["n"] == 10 and updated["metadata"]["tag"] == tag
+    assert client.threads.search(metadata={"tag": tag, "n": 10})[0]["thread_id"] == made[0]
+    client.threads.delete(made[1])
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        client.threads.get(made[1])
+    assert info.value.response.status_code == 404
+    left = client.threads.search(metadata={"tag": tag})  # (newest update first: made[0] was updated last)
+    assert [t["thread_id"] for t in left] == [made[0], made[2]]
+    busy = client.threads.create()["thread_id"]
+    client.runs.create(busy, "ticker", input={"log": [], "delay": 0.3})
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        client.threads.delete(busy)
+    assert info.value.response.status_code == 409
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        client.threads.search(sort_by="colour")
+    assert info.value.response.status_code == 422 and "sort_by" in info.value.response.json()["detail"]
+
+
 def test_a_missing_feature_is_named(client, server):
     """What the Agent Server has and lgtrace serve does not: a JSON error naming it, not a bare 404."""
     from langgraph_sdk.errors import NotFoundError
@@ -284,6 +319,10 @@ def test_a_missing_feature_is_named(client, server):
     with pytest.raises(NotFoundError) as info:
         client.crons.create_for_thread(tid, "agent", schedule="* * * * *")
     assert "crons is not supported yet" in info.value.response.json()["detail"]
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        client.runs.create(tid, "agent", input=CHAT, webhook="http://127.0.0.1:9/hook")
+    assert info.value.response.status_code == 422 and "webhooks" in info.value.response.json()["detail"]
+    assert client.runs.list(tid) == []  # (refused before it started)
     other = httpx.get(f"{server.url}/no/such/thing")
     assert (
         other.status_code == 404 and other.json()["detail"] == "lgtrace serve has no GET /no/such/thing route"
@@ -405,7 +444,7 @@ def test_threads_outlive_the_server_process(tmp_path):
     first = Server(tmp_path)
     try:
         client = get_sync_client(url=first.url)
-        tid = client.threads.create()["thread_id"]
+        tid = client.threads.create(metadata={"user": "ada"})["thread_id"]
         client.runs.wait(tid, "agent", input=CHAT)  # pauses at the interrupt
     finally:
         first.stop()
@@ -413,6 +452,9 @@ def test_threads_outlive_the_server_process(tmp_path):
     try:
         client = get_sync_client(url=second.url)
         assert client.threads.get(tid)["metadata"]["graph_id"] == "agent"
+        assert client.threads.get(tid)["metadata"]["user"] == "ada"  # (thread records are kept too)
+        assert [t["thread_id"] for t in client.threads.search(metadata={"user": "ada"})] == [tid]
+        assert client.threads.get(tid)["status"] == "interrupted"
         assert client.threads.get_state(tid)["next"] == ["ask"]
         done = client.runs.wait(tid, "agent", command={"resume": "after restart"})
         assert done["approved"] == "after restart"
