@@ -379,6 +379,7 @@ class Tails:
                     if feed is not None:
                         feed.error = exc
                         feed.wake()
+                await asyncio.sleep(0.1)  # (readers arriving meanwhile wait, not spin on a dead Redis)
                 continue
             finally:
                 self.reading = False
