@@ -18,12 +18,11 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 from lgtrace.constants import END, START
 from lgtrace.graph.schema import MISSING, Channel
-from lgtrace.graph.state import _renamed
+from lgtrace.graph.state import _context_schema, _renamed
 from lgtrace.runtime.cache import call_namespace
 from lgtrace.runtime.calls import END_CHANNEL, PREVIOUS, call, call_spec, final
 from lgtrace.runtime.compiled import CompiledStateGraph, _single_value_output
 from lgtrace.types import CachePolicy, RetryPolicy
-from lgtrace.warnings import LangGraphDeprecatedSinceV10
 
 __all__ = ["entrypoint", "task"]
 
@@ -167,15 +166,7 @@ class entrypoint(Generic[ContextT]):
         timeout: Any = None,
         **kwargs: Any,
     ) -> None:
-        if "config_schema" in kwargs:
-            warnings.warn(
-                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
-                category=LangGraphDeprecatedSinceV10,
-                stacklevel=2,
-            )
-            schema = kwargs.pop("config_schema")
-            if context_schema is None:
-                context_schema = schema
+        context_schema = _context_schema(kwargs, context_schema)
         retry_policy = retry_policy or _renamed(kwargs, retry="retry_policy").get("retry")
         _ignored(kwargs, "entrypoint")
         if timeout is not None:

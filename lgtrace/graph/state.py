@@ -78,6 +78,20 @@ def _renamed(kwargs: dict[str, Any], **renames: str) -> dict[str, Any]:
     return found
 
 
+def _context_schema(kwargs: dict[str, Any], context_schema: Any) -> Any:
+    """``context_schema``, or else the deprecated ``config_schema`` taken out of ``kwargs`` (warned
+    about as LangGraph 1.0 does)."""
+    if "config_schema" not in kwargs:
+        return context_schema
+    warnings.warn(
+        "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+        category=LangGraphDeprecatedSinceV10,
+        stacklevel=3,
+    )
+    schema = kwargs.pop("config_schema")
+    return schema if context_schema is None else context_schema
+
+
 def _literal_ends(fn: Any) -> tuple[str, ...] | None:
     try:
         ret = typing.get_type_hints(fn).get("return")
@@ -113,13 +127,7 @@ class StateGraph:
         output_schema: Any = None,
         **deprecated: Any,
     ) -> None:
-        if "config_schema" in deprecated:
-            warnings.warn(
-                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
-                category=LangGraphDeprecatedSinceV10,
-                stacklevel=2,
-            )
-            context_schema = context_schema or deprecated.pop("config_schema")
+        context_schema = _context_schema(deprecated, context_schema)
         old = _renamed(deprecated, input="input_schema", output="output_schema")
         input_schema = input_schema or old.get("input")
         output_schema = output_schema or old.get("output")

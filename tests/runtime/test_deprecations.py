@@ -48,3 +48,25 @@ def _warned(fn) -> list[tuple[str, str]]:
 def test_warns_as_langgraph(use):
     assert _warned(lambda: use(lt_graph, lt_types)) == _warned(lambda: use(lg_graph, lg_types))
     assert _warned(lambda: use(lt_graph, lt_types))  # and it does warn
+
+
+class Ctx(TypedDict, total=False):
+    y: int
+
+
+def test_config_schema_beside_context_schema():
+    """Both given: LangGraph warns and keeps ``context_schema``; so does lgtrace (StateGraph and
+    @entrypoint alike)."""
+    import langgraph.func as lg_func
+
+    import lgtrace.func as lt_func
+
+    for graph in (lt_graph, lg_graph):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert graph.StateGraph(S, context_schema=Ctx, config_schema=In).context_schema is Ctx
+    for func in (lt_func, lg_func):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            main = func.entrypoint(context_schema=Ctx, config_schema=In)(lambda x: x)
+        assert main.invoke(1) == 1
