@@ -54,18 +54,10 @@ def call_spec(
     func: Callable[..., Any], name: str, retry_policy: tuple[Any, ...], cache_policy: Any
 ) -> NodeSpec:
     """How the runtime runs a ``@task`` function (its input is ``(args, kwargs)``)."""
-    return NodeSpec(
-        name=name,
-        action=func,
-        is_runnable=False,
+    return NodeSpec.plain(
+        name,
+        func,
         is_async=is_async_callable(func),
-        is_subgraph=False,
-        wants_config=False,
-        wants_writer=False,
-        metadata={},
-        input_schema=None,
-        input_keys=(),
-        ends=(),
         retry_policy=retry_policy,
         cache_policy=cache_policy,
         is_call=True,

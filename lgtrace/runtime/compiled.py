@@ -118,19 +118,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 managed=managed,
                 subgraph=subgraph_of(spec, CompiledStateGraph),
             )
-        self.start_node = NodeSpec(
-            name=START,
-            action=lambda x: x,
-            is_runnable=False,
-            is_async=False,
-            is_subgraph=False,
-            wants_config=False,
-            wants_writer=False,
-            metadata={},
-            input_schema=None,
-            input_keys=(),
-            ends=(),
-        )
+        self.start_node = NodeSpec.plain(START, lambda x: x)
 
     # -- state coercion ----------------------------------------------------------------
 

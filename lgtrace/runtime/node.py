@@ -56,6 +56,25 @@ class NodeSpec:
     managed: tuple[tuple[str, Any], ...] = field(default=())
     """Managed keys in its input and their managers (e.g. ``remaining_steps``)."""
 
+    @classmethod
+    def plain(cls, name: str, action: Callable[..., Any], **options: Any) -> NodeSpec:
+        """A node the runtime itself makes (the input step, a ``@task`` call): a plain function
+        that asks for nothing, reads no schema and declares no destinations."""
+        return cls(
+            name=name,
+            action=action,
+            is_runnable=False,
+            is_async=options.pop("is_async", False),
+            is_subgraph=False,
+            wants_config=False,
+            wants_writer=False,
+            metadata={},
+            input_schema=None,
+            input_keys=(),
+            ends=(),
+            **options,
+        )
+
 
 def _unwrap_callable(fn: Any) -> Any:
     if inspect.isfunction(fn) or inspect.ismethod(fn):
