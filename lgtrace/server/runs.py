@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections import deque
@@ -256,6 +258,11 @@ class FreshThreads(BaseCheckpointSaver):
         return self.saver.get_next_version(current, channel)
 
 
+def status_after(run_status: str) -> str:
+    """A thread's status once its run ended with ``run_status``."""
+    return run_status if run_status in ("error", "interrupted") else "idle"
+
+
 class ThreadFile:
     """The in-process server's thread records (metadata, times, status, error, graph) in a table of
     a SQLite file beside its checkpoints: read once at start, written behind. A run never waits for
@@ -265,8 +272,6 @@ class ThreadFile:
     FLUSH_AFTER = 0.2
 
     def __init__(self, path: str) -> None:
-        import sqlite3
-
         self.path = path
         with contextlib.closing(sqlite3.connect(path)) as conn:
             conn.execute(
@@ -279,9 +284,6 @@ class ThreadFile:
         self.task: asyncio.Task[None] | None = None
 
     def load(self) -> list[Thread]:
-        import json
-        import sqlite3
-
         with contextlib.closing(sqlite3.connect(self.path)) as conn:
             rows = conn.execute(
                 "SELECT thread_id, metadata, created_at, updated_at, status, error, graph_id "
@@ -319,30 +321,20 @@ class ThreadFile:
         if not self.pending:
             return
         batch, self.pending = self.pending, {}
-        rows = [
-            None
+        rows = {  # (taken now, in the loop: the threads change while the file is written)
+            tid: None
             if t is None
-            else (
-                t.thread_id,
-                dumps(t.metadata),
-                t.created_at,
-                t.updated_at,
-                t.status,
-                dumps(t.error),
-                t.graph_id,
-            )
-            for t in batch.values()
-        ]
+            else (tid, dumps(t.metadata), t.created_at, t.updated_at, t.status, dumps(t.error), t.graph_id)
+            for tid, t in batch.items()
+        }
         try:
-            await asyncio.to_thread(self._write, list(batch), rows)
+            await asyncio.to_thread(self._write, rows)
         except Exception:  # (the records are a convenience: the server goes on)
             log.exception("lgtrace serve: could not write thread records to %s", self.path)
 
-    def _write(self, ids: list[str], rows: list[Any]) -> None:
-        import sqlite3
-
+    def _write(self, rows: dict[str, tuple[Any, ...] | None]) -> None:
         with contextlib.closing(sqlite3.connect(self.path)) as conn:
-            for tid, row in zip(ids, rows, strict=True):
+            for tid, row in rows.items():
                 if row is None:
                     conn.execute("DELETE FROM lgtrace_threads WHERE thread_id = ?", (tid,))
                 else:
@@ -617,7 +609,7 @@ class Registry:
     async def ended(self, thread: Thread, run: Run, status: str) -> None:
         if thread.active is run:
             thread.active = None
-            thread.status = {"error": "error", "interrupted": "interrupted"}.get(status, "idle")
+            thread.status = status_after(status)
 
     def _forget_old_runs(self) -> None:
         if len(self.runs) <= self.keep_runs:

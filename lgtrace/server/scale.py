@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any
 
-from lgtrace.server.runs import BUSY, Registry, Run, RunError, Thread, log
+from lgtrace.server.runs import BUSY, Registry, Run, RunError, Thread, log, status_after
 from lgtrace.server.serde import dumps, error_of
 
 HEARTBEAT = 1.0
@@ -123,8 +123,7 @@ class RedisLog:
 
     async def _next_id(self) -> str:
         if self.number is None:
-            newest = await self.redis.xrevrange(self.key, count=1)
-            self.number = _key(newest[0][0].decode())[0] if newest else 0
+            self.number = _key(await self.tail_position())[0]
         self.number += 1
         return f"{self.number}-*"
 
@@ -144,6 +143,7 @@ class RedisLog:
             raise RunError(422, f"Last-Event-ID {event_id!r} is not an event id of this run")
 
     async def tail_position(self) -> str:
+        """The id of the newest event (``"0-0"``: none yet)."""
         newest = await self.redis.xrevrange(self.key, count=1)
         return newest[0][0].decode() if newest else "0-0"
 
@@ -506,21 +506,8 @@ class ScaledRegistry(Registry):
         return thread
 
     async def saved(self, thread: Thread, run: Run) -> None:
-        body = {k: v for k, v in run.body.items()}
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE lgtrace_threads SET metadata = %s, updated_at = %s, status = %s, error = %s, "
-                "graph_id = %s "
-                "WHERE thread_id = %s",
-                (
-                    dumps(thread.metadata),
-                    thread.updated_at,
-                    thread.status,
-                    None if thread.error is None else dumps(thread.error),
-                    thread.graph_id,
-                    thread.thread_id,
-                ),
-            )
+            await _update_thread(conn, thread)
             await conn.execute(
                 "INSERT INTO lgtrace_runs (run_id, thread_id, assistant_id, status, metadata, "
                 "multitask_strategy, "
@@ -535,7 +522,7 @@ class ScaledRegistry(Registry):
                     run.status,
                     dumps(run.metadata),
                     run.multitask_strategy,
-                    dumps(body),
+                    dumps(run.body),
                     run.created_at,
                     run.updated_at,
                     None if run.output is None else dumps(run.output),
@@ -546,18 +533,7 @@ class ScaledRegistry(Registry):
 
     async def saved_thread(self, thread: Thread) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE lgtrace_threads SET metadata = %s, updated_at = %s, status = %s, error = %s, "
-                "graph_id = %s WHERE thread_id = %s",
-                (
-                    dumps(thread.metadata),
-                    thread.updated_at,
-                    thread.status,
-                    None if thread.error is None else dumps(thread.error),
-                    thread.graph_id,
-                    thread.thread_id,
-                ),
-            )
+            await _update_thread(conn, thread)
 
     async def delete_thread(self, thread: Thread) -> None:
         if await self.redis.exists(self._thread_key(thread.thread_id)):  # (a run holds it, anywhere)
@@ -655,7 +631,7 @@ class ScaledRegistry(Registry):
         return None
 
     async def ended(self, thread: Thread, run: Run, status: str) -> None:
-        thread.status = {"error": "error", "interrupted": "interrupted"}.get(status, "idle")
+        thread.status = status_after(status)
         key = self._thread_key(thread.thread_id)
         if self.keys.get(thread.thread_id) == run.run_id:
             del self.keys[thread.thread_id]
@@ -725,11 +701,10 @@ class ScaledRegistry(Registry):
                     continue  # (another worker took it first)
                 try:
                     await self._take_over(run_id, thread_id, attempt + 1)
-                    continue
                 except Exception as exc:
                     log.exception("lgtrace serve: could not take over run %s", run_id)
                     await self._fail(run_id, thread_id, error_of(exc))
-                    continue
+                continue
             await self._fail(
                 run_id,
                 thread_id,
@@ -785,6 +760,21 @@ class ScaledRegistry(Registry):
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
+
+
+async def _update_thread(conn: Any, thread: Thread) -> None:
+    await conn.execute(
+        "UPDATE lgtrace_threads SET metadata = %s, updated_at = %s, status = %s, error = %s, "
+        "graph_id = %s WHERE thread_id = %s",
+        (
+            dumps(thread.metadata),
+            thread.updated_at,
+            thread.status,
+            None if thread.error is None else dumps(thread.error),
+            thread.graph_id,
+            thread.thread_id,
+        ),
+    )
 
 
 async def open_scaled(
