@@ -203,7 +203,7 @@ def create_app(
         )
         if body.get("graph_id"):
             thread.graph_id = registry.graph_id(body["graph_id"])
-        await registry.saved_thread(thread)
+            await registry.saved_thread(thread)
         return JSONResponse(await thread_json(thread))
 
     async def search_threads(request: Request) -> Response:
@@ -275,9 +275,7 @@ def create_app(
     async def _thread_for_run(request: Request, body: dict[str, Any]) -> Thread:
         thread_id = request.path_params.get("thread_id")
         if thread_id is None:  # stateless: a temporary thread
-            thread = await registry.create_thread(None, {}, "raise")
-            thread.temporary = True
-            return thread
+            return await registry.create_thread(None, {}, "raise", temporary=True)
         try:
             return await registry.thread(thread_id)
         except RunError:

@@ -449,16 +449,23 @@ class Registry:
         return run
 
     async def create_thread(
-        self, thread_id: str | None, metadata: dict[str, Any] | None, if_exists: str
+        self,
+        thread_id: str | None,
+        metadata: dict[str, Any] | None,
+        if_exists: str,
+        *,
+        temporary: bool = False,
     ) -> Thread:
+        """A new thread (``temporary``: a stateless run's, dropped when the run ends)."""
         if thread_id is not None and thread_id in self.threads:
             if if_exists == "do_nothing":
                 return self.threads[thread_id]
             raise RunError(409, f"Thread {thread_id!r} already exists")
-        thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}))
+        thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}), temporary=temporary)
         self.threads[thread.thread_id] = thread
         if thread_id is None and isinstance(self.saver, FreshThreads):  # (an id we made: nothing saved)
             self.saver.fresh.add(thread.thread_id)
+        await self.saved_thread(thread)
         return thread
 
     async def update_thread(self, thread: Thread, metadata: dict[str, Any]) -> None:

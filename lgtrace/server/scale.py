@@ -487,9 +487,14 @@ class ScaledRegistry(Registry):
         return thread
 
     async def create_thread(
-        self, thread_id: str | None, metadata: dict[str, Any] | None, if_exists: str
+        self,
+        thread_id: str | None,
+        metadata: dict[str, Any] | None,
+        if_exists: str,
+        *,
+        temporary: bool = False,
     ) -> Thread:
-        thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}))
+        thread = Thread(thread_id or str(uuid.uuid4()), dict(metadata or {}), temporary=temporary)
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO lgtrace_threads (thread_id, metadata, created_at, updated_at) "
